@@ -1,0 +1,22 @@
+"""Test settings: real PostgreSQL and Redis from the environment, fixed throw-away keys."""
+
+import base64
+import hashlib
+import os
+
+
+# Test-only keys, derived from fixed labels so every run (and every xdist worker) agrees.
+# They protect nothing: no real data is ever encrypted under them.
+def _test_key(label: str) -> str:
+    return base64.b64encode(hashlib.sha256(f"mitp-test-{label}".encode()).digest()).decode()
+
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-used-anywhere-else")
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", f"1:{_test_key('k1')}")
+os.environ.setdefault("BLIND_INDEX_KEY", _test_key("blind"))
+
+from config.settings.base import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES["default"]["KEY_PREFIX"] = f"mitp-test-{os.getpid()}"  # noqa: F405

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ProtocolConfig(AppConfig):
+    """Protocolo de Atención: activations, referrals, humanitarian residence (issue 6)."""
+
+    name = "protocol"
+    verbose_name = "Protocolo de Atención"

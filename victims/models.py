@@ -1,0 +1,169 @@
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+from cases.constants import TraffickingPurpose
+from cases.models import country_code_or_unknown
+from cases.validators import validate_not_in_future
+from kernel.choices import Region, Sex
+from kernel.fields import DocumentBlindIndexField, EncryptedDateField, EncryptedTextField
+from kernel.identity_documents import DocumentType, normalise_document
+from kernel.models import TimeStampedModel
+from kernel.pseudonyms import CODE_PATTERN
+from victims.constants import ADULT_AGE, MAX_AGE, AgeStatus
+
+age_validators = [MinValueValidator(0), MaxValueValidator(MAX_AGE)]
+
+
+class Victim(TimeStampedModel):
+    """A person. Shown everywhere by ``code``; identity only to those with identity access.
+
+    Identity fields are encrypted (kernel.fields); only sex, nationality and age data are
+    plaintext, because statistics aggregate them in the database.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(_("código"), max_length=20, unique=True, editable=False)
+
+    given_names = EncryptedTextField(_("nombres"), max_length=200)
+    surnames = EncryptedTextField(_("apellidos"), max_length=200)
+    document_type = EncryptedTextField(_("tipo de documento"), max_length=30, choices=DocumentType.choices)
+    document_number = EncryptedTextField(_("número de documento"), max_length=40)
+    document_index = DocumentBlindIndexField(db_index=True)
+    birth_date = EncryptedDateField(_("fecha de nacimiento"), validators=[validate_not_in_future])
+    phone = EncryptedTextField(_("teléfono"), max_length=40)
+    email = EncryptedTextField(_("correo electrónico"), max_length=254)
+    address = EncryptedTextField(_("dirección"), max_length=300)
+    notes = EncryptedTextField(_("observaciones"), max_length=4000)
+
+    sex = models.CharField(_("sexo"), max_length=20, choices=Sex.choices, default=Sex.UNKNOWN)
+    nationality = CountryField(_("nacionalidad"), blank=True, help_text=_("En blanco: sin información."))
+    birth_year = models.PositiveSmallIntegerField(_("año de nacimiento"), null=True, blank=True)
+    age_at_identification = models.PositiveSmallIntegerField(
+        _("edad al ser identificada"), null=True, blank=True, validators=age_validators
+    )
+
+    registering_institution = models.ForeignKey(
+        "institutions.Institution",
+        verbose_name=_("institución que registró"),
+        on_delete=models.PROTECT,
+        related_name="registered_victims",
+    )
+    cases = models.ManyToManyField("cases.Case", through="CaseVictim", related_name="victims")
+    version = models.PositiveIntegerField(_("versión"), default=1, editable=False)
+
+    class Meta:
+        verbose_name = _("víctima")
+        verbose_name_plural = _("víctimas")
+        constraints = [
+            models.CheckConstraint(name="victim_code_format", condition=Q(code__regex=CODE_PATTERN)),
+            models.CheckConstraint(name="victim_sex_valid", condition=Q(sex__in=Sex.values)),
+            models.CheckConstraint(name="victim_nationality_code", condition=country_code_or_unknown("nationality")),
+            models.CheckConstraint(
+                name="victim_age_at_identification_range",
+                condition=Q(age_at_identification__isnull=True) | Q(age_at_identification__lte=MAX_AGE),
+            ),
+            models.CheckConstraint(
+                name="victim_birth_year_range",
+                condition=Q(birth_year__isnull=True) | Q(birth_year__gte=1900, birth_year__lte=2100),
+            ),
+            models.CheckConstraint(
+                name="victim_document_complete",
+                condition=Q(document_type__isnull=True, document_number__isnull=True, document_index__isnull=True)
+                | Q(document_type__isnull=False, document_number__isnull=False, document_index__isnull=False),
+            ),
+            models.CheckConstraint(name="victim_version_positive", condition=Q(version__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        errors: dict[str, object] = {}
+        if bool(self.document_type) != bool(self.document_number):
+            missing = "document_number" if self.document_type else "document_type"
+            errors[missing] = _("Indique el tipo y el número de documento, o ninguno de los dos.")
+        elif self.document_type and self.document_type in DocumentType.values:
+            try:
+                normalise_document(self.document_type, self.document_number)
+            except ValidationError as exc:
+                errors["document_number"] = exc.messages
+        if self.birth_year and self.birth_year > timezone.localdate().year:
+            errors["birth_year"] = _("El año de nacimiento no puede ser posterior al año en curso.")
+        if self.birth_year and self.birth_year < timezone.localdate().year - MAX_AGE:
+            errors["birth_year"] = _("El año de nacimiento indica una edad mayor a %(max)s años.") % {"max": MAX_AGE}
+        if errors:
+            raise ValidationError(errors)
+
+
+class CaseVictim(models.Model):
+    """A victim's part in one case: what the statistics count per case."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="victim_links")
+    victim = models.ForeignKey(Victim, on_delete=models.CASCADE, related_name="case_links")
+    age_status = models.CharField(
+        _("edad a la fecha de los hechos"), max_length=20, choices=AgeStatus.choices, default=AgeStatus.UNKNOWN
+    )
+    age_at_facts = models.PositiveSmallIntegerField(
+        _("edad a la fecha de los hechos (años)"), null=True, blank=True, validators=age_validators
+    )
+    # NNA: under 18 at the time of the facts. NULL when unknown. Computed by PostgreSQL so that
+    # statistics and filters cannot disagree with the age recorded.
+    is_minor = models.GeneratedField(
+        expression=models.Case(
+            models.When(age_status=AgeStatus.MINOR_UNKNOWN, then=models.Value(True)),
+            models.When(age_status=AgeStatus.KNOWN, age_at_facts__lt=ADULT_AGE, then=models.Value(True)),
+            models.When(age_status=AgeStatus.KNOWN, then=models.Value(False)),
+            default=models.Value(None),
+            output_field=models.BooleanField(null=True),
+        ),
+        output_field=models.BooleanField(null=True),
+        db_persist=True,
+        verbose_name=_("NNA"),
+    )
+    purpose = models.CharField(
+        _("fin de explotación"), max_length=30, choices=TraffickingPurpose.choices, default=TraffickingPurpose.UNKNOWN
+    )
+    region_detected = models.CharField(
+        _("región de detección"), max_length=20, choices=Region.choices, default=Region.UNKNOWN
+    )
+    identified_date = models.DateField(
+        _("fecha de identificación"), null=True, blank=True, validators=[validate_not_in_future]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("víctima en causa")
+        verbose_name_plural = _("víctimas en causas")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "victim"],
+                name="case_victim_unique",
+                violation_error_message=_("Esta víctima ya está vinculada a la causa."),
+            ),
+            models.CheckConstraint(name="case_victim_age_status_valid", condition=Q(age_status__in=AgeStatus.values)),
+            models.CheckConstraint(
+                name="case_victim_age_exactly_when_known",
+                condition=Q(age_status=AgeStatus.KNOWN, age_at_facts__isnull=False, age_at_facts__lte=MAX_AGE)
+                | (~Q(age_status=AgeStatus.KNOWN) & Q(age_at_facts__isnull=True)),
+            ),
+            models.CheckConstraint(
+                name="case_victim_purpose_valid", condition=Q(purpose__in=TraffickingPurpose.values)
+            ),
+            models.CheckConstraint(name="case_victim_region_valid", condition=Q(region_detected__in=Region.values)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.victim_id} en {self.case_id}"
+
+    def clean(self) -> None:
+        if self.age_status == AgeStatus.KNOWN and self.age_at_facts is None:
+            raise ValidationError({"age_at_facts": _("Indique la edad, o marque que es desconocida.")})
+        if self.age_status != AgeStatus.KNOWN and self.age_at_facts is not None:
+            raise ValidationError({"age_at_facts": _("Solo se registra la edad en años cuando la edad es conocida.")})
