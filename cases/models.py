@@ -13,7 +13,7 @@ from cases.constants import CaseStatus, ExternalSource, TerminationType, Traffic
 from cases.validators import RUC_PATTERN, validate_not_in_future, validate_ruc
 from kernel.choices import FiscaliaRegional, Region, Sex
 from kernel.fields import DocumentBlindIndexField, EncryptedTextField
-from kernel.identity_documents import DocumentType
+from kernel.identity_documents import DocumentType, document_errors
 from kernel.models import TimeStampedModel
 from kernel.pseudonyms import CODE_PATTERN
 
@@ -199,6 +199,10 @@ class Offender(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        if errors := document_errors(self.document_type, self.document_number):
+            raise ValidationError(errors)
 
 
 class CaseOffender(models.Model):

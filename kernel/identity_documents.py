@@ -72,6 +72,19 @@ def normalise_document(document_type: str, number: str) -> str:
     return compact
 
 
+def document_errors(document_type: str | None, number: str | None) -> dict[str, list[str]]:
+    """Field-keyed errors for a (type, number) pair as entered: both or neither, and valid."""
+    if bool(document_type) != bool(number):
+        missing = "document_number" if document_type else "document_type"
+        return {missing: [str(_("Indique el tipo y el número de documento, o ninguno de los dos."))]}
+    if document_type and document_type in DocumentType.values:
+        try:
+            normalise_document(document_type, number)
+        except ValidationError as exc:
+            return {"document_number": exc.messages}
+    return {}  # an unknown type is reported by the field's own choice validation
+
+
 def document_blind_index(document_type: str, number: str) -> bytes:
     """Blind index of a document: the same person's RUN typed as 12.345.678-5 or 0123456785 matches."""
     return blind_index(

@@ -13,7 +13,7 @@ from cases.models import country_code_or_unknown
 from cases.validators import validate_not_in_future
 from kernel.choices import Region, Sex
 from kernel.fields import DocumentBlindIndexField, EncryptedDateField, EncryptedTextField
-from kernel.identity_documents import DocumentType, normalise_document
+from kernel.identity_documents import DocumentType, document_errors
 from kernel.models import TimeStampedModel
 from kernel.pseudonyms import CODE_PATTERN
 from victims.constants import ADULT_AGE, MAX_AGE, AgeStatus
@@ -85,15 +85,7 @@ class Victim(TimeStampedModel):
         return self.code
 
     def clean(self) -> None:
-        errors: dict[str, object] = {}
-        if bool(self.document_type) != bool(self.document_number):
-            missing = "document_number" if self.document_type else "document_type"
-            errors[missing] = _("Indique el tipo y el número de documento, o ninguno de los dos.")
-        elif self.document_type and self.document_type in DocumentType.values:
-            try:
-                normalise_document(self.document_type, self.document_number)
-            except ValidationError as exc:
-                errors["document_number"] = exc.messages
+        errors: dict[str, object] = document_errors(self.document_type, self.document_number)
         if self.birth_year and self.birth_year > timezone.localdate().year:
             errors["birth_year"] = _("El año de nacimiento no puede ser posterior al año en curso.")
         if self.birth_year and self.birth_year < timezone.localdate().year - MAX_AGE:

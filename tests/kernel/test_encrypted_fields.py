@@ -114,13 +114,13 @@ def test_bulk_update_with_plaintext_is_refused(victim):
 def test_a_ciphertext_copied_to_another_victims_row_fails_to_decrypt(victim):
     other = VictimFactory(given_names="Carmen")
     copy_column("victims_victim", "given_names", from_pk=victim.pk, to_pk=other.pk)
-    with pytest.raises(DecryptionError, match="victims.victim.given_names with key version 1: authentication failed"):
+    with pytest.raises(DecryptionError, match=r"victims\.victim\.given_names with key version 1: authentication"):
         _ = Victim.objects.get(pk=other.pk).given_names
 
 
 def test_a_ciphertext_copied_to_another_column_of_the_same_row_fails_to_decrypt(victim):
     copy_column("victims_victim", "given_names", from_pk=victim.pk, to_pk=victim.pk, to_column="surnames")
-    with pytest.raises(DecryptionError, match="victims.victim.surnames"):
+    with pytest.raises(DecryptionError, match=r"victims\.victim\.surnames"):
         _ = Victim.objects.get(pk=victim.pk).surnames
 
 
