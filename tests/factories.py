@@ -28,12 +28,11 @@ class InstitutionFactory(factory.django.DjangoModelFactory):
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"usuario{n}")
     institution = factory.SubFactory(InstitutionFactory)
     role = Role.CASE_OFFICER
-    password = factory.PostGenerationMethodCall("set_password", "clave-de-prueba-segura")
+    password = factory.django.Password("clave-de-prueba-segura")
 
 
 class CaseFactory(factory.django.DjangoModelFactory):

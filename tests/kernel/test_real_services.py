@@ -1,0 +1,30 @@
+"""PostgreSQL, Redis and a Celery worker over real connections."""
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
+from django.db import connection
+
+from config.celery import app
+from kernel.tasks import heartbeat
+
+
+def test_the_database_is_a_real_postgresql(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version_num")
+        assert int(cursor.fetchone()[0]) >= 150000
+    assert connection.vendor == "postgresql"
+
+
+def test_the_cache_round_trips_through_real_redis():
+    cache.set("prueba:clave", {"valor": 1}, timeout=30)
+    assert cache.get("prueba:clave") == {"valor": 1}
+    cache.delete("prueba:clave")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_a_task_from_the_redis_queue():
+    cache.delete("kernel:last-heartbeat")
+    with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
+        stamp = heartbeat.delay().get(timeout=20)
+    assert cache.get("kernel:last-heartbeat") == stamp

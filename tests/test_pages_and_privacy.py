@@ -1,0 +1,65 @@
+import sys
+
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+from django.urls import reverse
+from django.views.debug import ExceptionReporter
+
+from cases.models import Case, CaseOffender, Offender
+from institutions.models import Institution, User
+from victims.models import CaseVictim, Victim
+
+
+def test_the_login_page_is_served_in_spanish(client, db):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert '<html lang="es-CL">' in body
+    assert "Ingresar" in body and "Contraseña" in body
+
+
+def test_pages_require_login(client, db):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_an_officer_can_log_in_and_sees_their_institution(client, officer):
+    response = client.post(reverse("login"), {"username": "oficial.pdi", "password": "clave-de-prueba-segura"})
+    assert response.status_code == 302
+    assert "Policía de Investigaciones de Chile" in client.get(reverse("home")).content.decode()
+
+
+def test_a_wrong_password_is_refused_with_a_spanish_message(client, officer):
+    response = client.post(reverse("login"), {"username": "oficial.pdi", "password": "incorrecta"})
+    assert response.status_code == 200
+    assert "Por favor, introduzca un nombre de usuario y clave correctos" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_health_reports_database_and_redis_reachable(client):
+    response = client.get(reverse("health"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+@pytest.mark.parametrize("model", [Case, Victim, CaseVictim, Offender, CaseOffender])
+def test_case_content_is_not_in_the_system_admin(model):
+    assert not admin.site.is_registered(model)
+
+
+@pytest.mark.parametrize("model", [Institution, User])
+def test_system_admins_manage_institutions_and_users(model):
+    assert admin.site.is_registered(model)
+
+
+def test_error_reports_show_no_local_variables_or_posted_values(settings):
+    settings.DEBUG = True
+    victim_name = "".join(["Flor", "inda ", "Quis", "pe"])  # built at run time: absent from the source shown
+    request = RequestFactory().post("/", {"given_names": victim_name})
+    try:
+        raise ValueError("falla al guardar")
+    except ValueError:
+        html = ExceptionReporter(request, *sys.exc_info()).get_traceback_html()
+    assert victim_name not in html
+    assert "falla al guardar" in html
