@@ -36,7 +36,8 @@ def embedded_postgres() -> Iterator[str]:
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")  # noqa: S608 - constant
         if "1 row" not in exists:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-        yield f"postgres://postgres@{quote(str(pgdata), safe='')}/{DATABASE_NAME}"
+        # The socket directory goes in ?host=: django-environ does not decode a %2F-encoded host.
+        yield f"postgres://postgres@/{DATABASE_NAME}?host={quote(str(pgdata))}"
     finally:
         _log("stopping embedded PostgreSQL")
         server.cleanup()

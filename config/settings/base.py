@@ -136,8 +136,7 @@ CACHES = {
 if REDIS_URL.startswith("unix://"):
     # The embedded Redis of `make run` listens on a unix socket; Celery spells that differently.
     _socket_path = REDIS_URL.removeprefix("unix://").split("?")[0]
-    CELERY_BROKER_URL = f"redis+socket://{_socket_path}"
-    CELERY_RESULT_BACKEND = f"socket://{_socket_path}"
+    CELERY_BROKER_URL = CELERY_RESULT_BACKEND = f"redis+socket://{_socket_path}"
 else:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
