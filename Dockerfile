@@ -16,19 +16,11 @@ RUN groupadd --system --gid 10001 mitp \
 
 # Dependencies first, so code changes do not reinstall them. The lock pins every version.
 COPY requirements/base.txt requirements/base.txt
-RUN pip install --no-compile -r requirements/base.txt
+RUN pip install -r requirements/base.txt
 
-# The code, listed one directory at a time: nothing else from the work tree (var/ holds a
-# developer's keys and data, .env holds production secrets) can end up in the image.
-# A new app or top-level directory the runtime needs must be added here.
-COPY manage.py ./
-COPY config/ config/
-COPY kernel/ kernel/
-COPY institutions/ institutions/
-COPY cases/ cases/
-COPY victims/ victims/
-COPY protocol/ protocol/
-COPY templates/ templates/
+# The code. .dockerignore keeps out var/ (a developer's keys and data), .env (production
+# secrets), the virtualenv, tests and developer tools.
+COPY . .
 
 # collectstatic needs settings to load, and settings need these variables; the kernel app
 # refuses to start without valid keys. The values below are throw-away, generated for this
