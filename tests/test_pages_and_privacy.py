@@ -63,3 +63,28 @@ def test_error_reports_show_no_local_variables_or_posted_values(settings):
         html = ExceptionReporter(request, *sys.exc_info()).get_traceback_html()
     assert victim_name not in html
     assert "falla al guardar" in html
+
+
+@pytest.mark.django_db
+def test_identity_never_reaches_the_logs_even_with_sql_logging_on(settings, caplog, officer, institution):
+    import logging
+
+    from django.db import connection
+
+    from victims.services import victim_register
+
+    settings.DEBUG = True  # makes Django log every SQL statement with its parameters
+    name, document = "".join(["Gumer", "cinda"]), "".join(["16.789", ".012-", "1"])
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="django.db.backends"):
+        connection.force_debug_cursor = True
+        try:
+            victim = victim_register(
+                actor=officer, institution=institution, given_names=name, document_type="run",
+                document_number=document, sex="femenino",
+            )  # fmt: skip
+            assert Victim.objects.get(pk=victim.pk).given_names == name
+        finally:
+            connection.force_debug_cursor = False
+    logged = "\n".join(record.getMessage() + repr(getattr(record, "params", "")) for record in caplog.records)
+    assert "victims_victim" in logged  # the SQL really was logged
+    assert name not in logged and "16789012" not in logged and "16.789.012" not in logged
