@@ -113,6 +113,23 @@ class Case(TimeStampedModel):
                 condition=Q(is_formalised=True, formalised_date__isnull=False)
                 | Q(is_formalised=False, formalised_date__isnull=True),
             ),
+            models.CheckConstraint(
+                # MITP statistics count formalised cases by the year their investigation started.
+                name="case_formalised_has_investigation_start",
+                condition=Q(is_formalised=False) | Q(investigation_start_date__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="case_formalised_after_investigation_start",
+                condition=Q(formalised_date__isnull=True)
+                | Q(investigation_start_date__isnull=True)
+                | Q(formalised_date__gte=F("investigation_start_date")),
+            ),
+            models.CheckConstraint(
+                name="case_termination_after_formalisation",
+                condition=Q(termination_date__isnull=True)
+                | Q(formalised_date__isnull=True)
+                | Q(termination_date__gte=F("formalised_date")),
+            ),
             models.CheckConstraint(name="case_version_positive", condition=Q(version__gte=1)),
         ]
 
@@ -138,6 +155,17 @@ class Case(TimeStampedModel):
             errors["formalised_date"] = _("Una causa formalizada debe indicar la fecha de formalización.")
         if not self.is_formalised and self.formalised_date:
             errors["formalised_date"] = _("Solo una causa formalizada puede tener fecha de formalización.")
+        if self.is_formalised and not self.investigation_start_date:
+            errors["investigation_start_date"] = _(
+                "Una causa formalizada debe indicar la fecha de inicio de la investigación."
+            )
+        start, formalised = self.investigation_start_date, self.formalised_date
+        if start and formalised and formalised < start:
+            errors.setdefault(
+                "formalised_date", _("La formalización no puede ser anterior al inicio de la investigación.")
+            )
+        if formalised and self.termination_date and self.termination_date < formalised:
+            errors.setdefault("termination_date", _("La fecha de término no puede ser anterior a la formalización."))
         if errors:
             raise ValidationError(errors)
 

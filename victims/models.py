@@ -1,3 +1,4 @@
+import datetime
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -90,6 +91,9 @@ class Victim(TimeStampedModel):
             errors["birth_year"] = _("El año de nacimiento no puede ser posterior al año en curso.")
         if self.birth_year and self.birth_year < timezone.localdate().year - MAX_AGE:
             errors["birth_year"] = _("El año de nacimiento indica una edad mayor a %(max)s años.") % {"max": MAX_AGE}
+        birth_date = self.birth_date if isinstance(self.birth_date, datetime.date) else None
+        if self.birth_year and birth_date and birth_date.year != self.birth_year:
+            errors.setdefault("birth_year", _("El año de nacimiento no coincide con la fecha de nacimiento."))
         if errors:
             raise ValidationError(errors)
 

@@ -42,6 +42,12 @@ def refused(constraint: str, write) -> None:
          "case_termination_after_intake"),
         ({"is_formalised": True}, "case_formalised_date_with_flag"),
         ({"formalised_date": D(2023, 5, 1)}, "case_formalised_date_with_flag"),
+        ({"is_formalised": True, "formalised_date": D(2023, 5, 1)}, "case_formalised_has_investigation_start"),
+        ({"is_formalised": True, "formalised_date": D(2023, 5, 1), "investigation_start_date": D(2023, 6, 1)},
+         "case_formalised_after_investigation_start"),
+        ({"is_formalised": True, "formalised_date": D(2023, 5, 1), "investigation_start_date": D(2023, 4, 1),
+          "status": "terminada", "termination_type": "otro", "termination_date": D(2023, 4, 20)},
+         "case_termination_after_formalisation"),
         ({"version": 0}, "case_version_positive"),
     ],
 )  # fmt: skip

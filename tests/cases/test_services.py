@@ -59,6 +59,32 @@ def test_ruc_is_normalised_to_upper_case_without_dots(officer, institution):
             "anterior a la fecha de ingreso",
         ),
         ({"is_formalised": True}, "formalised_date", "debe indicar la fecha de formalización"),
+        (
+            {"is_formalised": True, "formalised_date": datetime.date(2023, 6, 1)},
+            "investigation_start_date",
+            "debe indicar la fecha de inicio de la investigación",
+        ),
+        (
+            {
+                "is_formalised": True,
+                "investigation_start_date": datetime.date(2023, 7, 1),
+                "formalised_date": datetime.date(2023, 6, 1),
+            },
+            "formalised_date",
+            "anterior al inicio de la investigación",
+        ),
+        (
+            {
+                "is_formalised": True,
+                "investigation_start_date": datetime.date(2023, 5, 3),
+                "formalised_date": datetime.date(2023, 9, 1),
+                "status": "terminada",
+                "termination_type": "otro",
+                "termination_date": datetime.date(2023, 8, 1),
+            },
+            "termination_date",
+            "anterior a la formalización",
+        ),
         ({"formalised_date": datetime.date(2023, 6, 1)}, "formalised_date", "Solo una causa formalizada"),
         ({"status": "cerrada"}, "status", "no es una opción válida"),
         ({"purpose": "mendicidad"}, "purpose", "no es una opción válida"),

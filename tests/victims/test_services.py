@@ -51,6 +51,7 @@ def test_two_victims_get_different_codes(officer, institution):
         ({"age_at_identification": -1}, "age_at_identification", "mayor o igual a 0"),
         ({"birth_year": timezone.localdate().year + 1}, "birth_year", "posterior al año en curso"),
         ({"birth_year": 1850}, "birth_year", "mayor a 120"),
+        ({"birth_year": 1990, "birth_date": datetime.date(1991, 3, 1)}, "birth_year", "no coincide"),
         ({"sex": "x"}, "sex", "no es una opción válida"),
         ({"nationality": "Chile"}, "nationality", "no es una opción válida"),
         ({"email": "a" * 255}, "email", "menos de 254"),
