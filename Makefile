@@ -29,7 +29,7 @@ test: lint
 	$(PY) -m devtools with-services -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m devtools with-services -- $(PY) -m bench
+	@$(PY) -m devtools with-services -- $(PY) -m bench
 
 format: install
 	$(VENV)/bin/ruff format .

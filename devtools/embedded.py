@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ DATABASE_NAME = "mitp"
 
 
 def _log(message: str) -> None:
-    print(f"[make] {message}", flush=True)
+    print(f"[make] {message}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
