@@ -50,3 +50,19 @@ class ExternalSource(models.TextChoices):
     CARABINEROS_REPORT = "carabineros-parte", _("Parte Carabineros")
     COURT_RIT = "tribunal-rit", _("RIT del tribunal")
     OTHER = "otro", _("Otra referencia")
+
+
+class AccessRequestStatus(models.TextChoices):
+    PENDING = "pendiente", _("Pendiente")
+    APPROVED = "aprobada", _("Aprobada")
+    DECLINED = "rechazada", _("Rechazada")
+
+
+class CasePermission:
+    """Object permission codenames (cases.Case Meta.permissions), from least to most."""
+
+    VIEW = "view_case"
+    VIEW_IDENTITY = "view_identity"
+    COLLABORATE = "collaborate_case"
+    ADMINISTER = "administer_case"
+    LEAD = (VIEW, VIEW_IDENTITY, COLLABORATE, ADMINISTER)

@@ -8,11 +8,19 @@ from django.db.models.functions import Cast
 from django.db.models.lookups import Regex
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
+from guardian.models import GroupObjectPermissionBase
 
-from cases.constants import CaseStatus, ExternalSource, TerminationType, TraffickingPurpose
+from cases.constants import (
+    AccessRequestStatus,
+    CaseStatus,
+    ExternalSource,
+    TerminationType,
+    TraffickingPurpose,
+)
 from cases.validators import RUC_PATTERN, validate_not_in_future, validate_ruc
 from kernel.choices import FiscaliaRegional, Region, Sex
 from kernel.fields import DocumentBlindIndexField, EncryptedTextField
+from kernel.history import track_changes
 from kernel.identity_documents import DocumentType, document_errors
 from kernel.models import TimeStampedModel
 from kernel.pseudonyms import CODE_PATTERN
@@ -23,6 +31,7 @@ def country_code_or_unknown(field_name: str) -> Regex:
     return Regex(Cast(field_name, models.CharField(max_length=2)), r"^([A-Z]{2})?$")
 
 
+@track_changes
 class Case(TimeStampedModel):
     """A criminal investigation for trafficking (art. 411 quáter), from intake to resolution."""
 
@@ -79,6 +88,15 @@ class Case(TimeStampedModel):
         verbose_name = _("causa")
         verbose_name_plural = _("causas")
         ordering = ["-intake_date", "-id"]
+        # Only object permissions, held by institution groups (cases.access). No model-level
+        # add/change/delete/view permission exists, so nobody can be granted "all cases".
+        default_permissions = ()
+        permissions = [
+            ("view_case", "Ver la causa"),
+            ("view_identity", "Ver la identidad de víctimas e imputados"),
+            ("collaborate_case", "Colaborar en la causa"),
+            ("administer_case", "Administrar la causa (compartir, aprobar solicitudes)"),
+        ]
         indexes = [
             models.Index(fields=["lead_institution", "-updated_at"], name="case_lead_updated_idx"),
             models.Index(fields=["intake_date"], name="case_intake_idx"),
@@ -170,6 +188,7 @@ class Case(TimeStampedModel):
             raise ValidationError(errors)
 
 
+@track_changes
 class CaseExternalReference(models.Model):
     """How another system knows this case: a police report number, a court RIT..."""
 
@@ -197,6 +216,7 @@ class CaseExternalReference(models.Model):
         return f"{self.get_source_display()} {self.reference}"
 
 
+@track_changes
 class Offender(TimeStampedModel):
     """An imputado. Identity encrypted; sex and nationality plain for statistics."""
 
@@ -233,6 +253,7 @@ class Offender(TimeStampedModel):
             raise ValidationError(errors)
 
 
+@track_changes
 class CaseOffender(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="offender_links")
     offender = models.ForeignKey(Offender, on_delete=models.CASCADE, related_name="case_links")
@@ -262,3 +283,109 @@ class CaseOffender(models.Model):
             raise ValidationError({"sentence_date": _("Un condenado debe tener fecha de sentencia.")})
         if not self.is_convicted and self.sentence_date:
             raise ValidationError({"sentence_date": _("Solo un condenado puede tener fecha de sentencia.")})
+
+
+@track_changes
+class CaseGroupObjectPermission(GroupObjectPermissionBase):
+    """Guardian's direct foreign-key table: which institution group holds which permission on
+    which case. Indexed for "every case my institution may see" (see cases.selectors)."""
+
+    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        default_permissions = ()
+        indexes = [models.Index(fields=["group", "permission", "content_object"], name="case_grant_lookup_idx")]
+
+
+@track_changes
+class CaseShare(TimeStampedModel):
+    """A grant of a case to another institution, with why. While active it is mirrored by the
+    grantee's object permissions (cases.sharing keeps the two in step)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="shares")
+    institution = models.ForeignKey(
+        "institutions.Institution", verbose_name=_("institución"), on_delete=models.PROTECT, related_name="case_shares"
+    )
+    can_view_identity = models.BooleanField(_("ver identidad"), default=False)
+    can_collaborate = models.BooleanField(_("colaborar"), default=False)
+    reason = models.TextField(_("motivo"))
+    # Identity access rests on victims' consents or on a stated legal basis (e.g. an order).
+    legal_basis = models.TextField(_("fundamento legal"), blank=True)
+    consents = models.ManyToManyField("victims.VictimConsent", blank=True, related_name="shares")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(_("revocada"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revoke_reason = models.TextField(_("motivo de la revocación"), blank=True)
+
+    class Meta:
+        verbose_name = _("causa compartida")
+        verbose_name_plural = _("causas compartidas")
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "institution"],
+                condition=Q(revoked_at__isnull=True),
+                name="case_share_one_active_per_institution",
+                violation_error_message=_("La causa ya está compartida con esa institución."),
+            ),
+            models.CheckConstraint(name="case_share_reason_required", condition=~Q(reason="")),
+            models.CheckConstraint(
+                name="case_share_revocation_complete",
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False) & ~Q(revoke_reason=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} → {self.institution}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+@track_changes
+class AccessRequest(TimeStampedModel):
+    """An institution asks the lead institution for access to a case it cannot see."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="access_requests")
+    institution = models.ForeignKey(
+        "institutions.Institution", on_delete=models.PROTECT, related_name="access_requests"
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("motivo"))
+    status = models.CharField(
+        _("estado"), max_length=20, choices=AccessRequestStatus.choices, default=AccessRequestStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(_("nota de la decisión"), blank=True)
+
+    class Meta:
+        verbose_name = _("solicitud de acceso")
+        verbose_name_plural = _("solicitudes de acceso")
+        default_permissions = ()
+        constraints = [
+            models.CheckConstraint(
+                name="access_request_status_valid", condition=Q(status__in=AccessRequestStatus.values)
+            ),
+            models.CheckConstraint(name="access_request_reason_required", condition=~Q(reason="")),
+            models.CheckConstraint(
+                name="access_request_decision_complete",
+                condition=Q(status=AccessRequestStatus.PENDING, decided_at__isnull=True, decided_by__isnull=True)
+                | (~Q(status=AccessRequestStatus.PENDING) & Q(decided_at__isnull=False, decided_by__isnull=False)),
+            ),
+            models.UniqueConstraint(
+                fields=["case", "institution"],
+                condition=Q(status=AccessRequestStatus.PENDING),
+                name="access_request_one_pending",
+                violation_error_message=_("Ya existe una solicitud pendiente de su institución."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Solicitud {self.pk}"

@@ -16,6 +16,10 @@ class Institution(TimeStampedModel):
     region = models.CharField(_("región"), max_length=20, choices=Region.choices, blank=True)
     is_mitp_member = models.BooleanField(_("integrante de la MITP"), default=True)
     is_active = models.BooleanField(_("activa"), default=True)
+    # The group that holds this institution's object permissions (cases.access).
+    group = models.OneToOneField(
+        "auth.Group", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="institution"
+    )
 
     class Meta:
         verbose_name = _("institución")

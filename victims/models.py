@@ -1,6 +1,7 @@
 import datetime
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -14,6 +15,7 @@ from cases.models import country_code_or_unknown
 from cases.validators import validate_not_in_future
 from kernel.choices import Region, Sex
 from kernel.fields import DocumentBlindIndexField, EncryptedDateField, EncryptedTextField
+from kernel.history import track_changes
 from kernel.identity_documents import DocumentType, document_errors
 from kernel.models import TimeStampedModel
 from kernel.pseudonyms import CODE_PATTERN
@@ -22,6 +24,7 @@ from victims.constants import ADULT_AGE, MAX_AGE, AgeStatus
 age_validators = [MinValueValidator(0), MaxValueValidator(MAX_AGE)]
 
 
+@track_changes
 class Victim(TimeStampedModel):
     """A person. Shown everywhere by ``code``; identity only to those with identity access.
 
@@ -98,6 +101,7 @@ class Victim(TimeStampedModel):
             raise ValidationError(errors)
 
 
+@track_changes
 class CaseVictim(models.Model):
     """A victim's part in one case: what the statistics count per case."""
 
@@ -163,3 +167,43 @@ class CaseVictim(models.Model):
             raise ValidationError({"age_at_facts": _("Indique la edad, o marque que es desconocida.")})
         if self.age_status != AgeStatus.KNOWN and self.age_at_facts is not None:
             raise ValidationError({"age_at_facts": _("Solo se registra la edad en años cuando la edad es conocida.")})
+
+
+@track_changes
+class VictimConsent(TimeStampedModel):
+    """A victim's recorded consent to share their identity. Withdrawing it removes, at once,
+    every identity permission that rests on it (cases.sharing)."""
+
+    victim = models.ForeignKey(Victim, on_delete=models.CASCADE, related_name="consents")
+    given_on = models.DateField(_("fecha del consentimiento"), validators=[validate_not_in_future])
+    scope = models.TextField(_("alcance"), help_text=_("Con quién y para qué se comparte la identidad."))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by_institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
+    withdrawn_on = models.DateField(_("fecha de retiro"), null=True, blank=True, validators=[validate_not_in_future])
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("consentimiento")
+        verbose_name_plural = _("consentimientos")
+        default_permissions = ()
+        constraints = [
+            models.CheckConstraint(name="victim_consent_scope_required", condition=~Q(scope="")),
+            models.CheckConstraint(
+                name="victim_consent_withdrawal_complete",
+                condition=Q(withdrawn_on__isnull=True, withdrawn_by__isnull=True)
+                | Q(withdrawn_on__isnull=False, withdrawn_by__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="victim_consent_withdrawn_after_given",
+                condition=Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gte=models.F("given_on")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Consentimiento {self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_on is None

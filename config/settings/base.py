@@ -28,6 +28,8 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "guardian",
     "django_countries",
+    "pgtrigger",
+    "pghistory",
 ]
 LOCAL_APPS = [
     "kernel",
@@ -45,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kernel.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -1,0 +1,124 @@
+"""The access log: append-only, hash-chained (kernel.models.AccessEvent).
+
+``audit_record`` is called by the services that reveal identity, export, share, unshare,
+change consents or decide access requests, inside their transaction: the event exists exactly
+when the action happened. Appends are serialised by an advisory lock so each row can carry the
+hash of the one before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from kernel.models import AccessEvent
+
+GENESIS_HASH = "0" * 64
+_CHAIN_LOCK = 7_262_011  # pg_advisory_xact_lock key for appends to the chain
+
+
+def _canonical(event: AccessEvent) -> bytes:
+    record = {
+        "id": event.id,
+        "occurred_at": event.occurred_at.astimezone(timezone.UTC).isoformat(),
+        "action": event.action,
+        "actor_id": event.actor_id,
+        "actor_username": event.actor_username,
+        "institution_id": event.institution_id,
+        "client_id": event.client_id,
+        "case_id": event.case_id,
+        "victim_code": event.victim_code,
+        "details": event.details,
+        "rests_on_legal_basis": event.rests_on_legal_basis,
+        "ip_address": event.ip_address,
+        "previous_hash": event.previous_hash,
+    }
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(event: AccessEvent) -> str:
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def audit_record(
+    action: str,
+    *,
+    actor=None,
+    institution_id: int | None = None,
+    client_id: str = "",
+    case_id: int | None = None,
+    victim_code: str = "",
+    details: dict[str, Any] | None = None,
+    rests_on_legal_basis: bool = False,
+    ip_address: str | None = None,
+) -> AccessEvent:
+    """Append one event to the chain. ``details`` must never contain identity."""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        actor_id, username = actor.pk, actor.get_username()
+        if institution_id is None:
+            institution_id = actor.institution_id
+    else:
+        actor_id, username = None, ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('kernel_accessevent', 'id'))")
+        (next_id,) = cursor.fetchone()
+        previous = AccessEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        event = AccessEvent(
+            id=next_id,
+            occurred_at=timezone.now(),
+            action=action,
+            actor_id=actor_id,
+            actor_username=username,
+            institution_id=institution_id,
+            client_id=client_id,
+            case_id=case_id,
+            victim_code=victim_code,
+            details=details or {},
+            rests_on_legal_basis=rests_on_legal_basis,
+            ip_address=ip_address,
+            previous_hash=previous or GENESIS_HASH,
+        )
+        event.hash = event_hash(event)
+        event.save(force_insert=True)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    event_id: int
+    reason: str
+
+
+def audit_verify(*, batch_size: int = 5000) -> tuple[int, ChainBreak | None]:
+    """Recompute the chain in order. Returns (events checked, first break or None)."""
+    checked, previous = 0, GENESIS_HASH
+    for event in _events_in_order(batch_size):
+        if event.previous_hash != previous:
+            return checked, ChainBreak(
+                event.id, "does not point to the previous event (a row was removed or reordered)"
+            )
+        if event_hash(event) != event.hash:
+            return checked, ChainBreak(event.id, "its content does not match its hash (the row was altered)")
+        previous = event.hash
+        checked += 1
+    return checked, None
+
+
+def _events_in_order(batch_size: int) -> Iterator[AccessEvent]:
+    last_id = None
+    while True:
+        page = AccessEvent.objects.order_by("id")
+        if last_id is not None:
+            page = page.filter(id__gt=last_id)
+        events = list(page[:batch_size])
+        if not events:
+            return
+        yield from events
+        last_id = events[-1].id

@@ -1,0 +1,18 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AccessAction(models.TextChoices):
+    IDENTITY_READ = "identidad_leida", _("Lectura de identidad")
+    EXPORT = "exportacion", _("Exportación")
+    SHARE = "compartir", _("Causa compartida")
+    UNSHARE = "dejar_de_compartir", _("Causa dejada de compartir")
+    CONSENT_RECORDED = "consentimiento_registrado", _("Consentimiento registrado")
+    CONSENT_WITHDRAWN = "consentimiento_retirado", _("Consentimiento retirado")
+    ACCESS_REQUESTED = "acceso_solicitado", _("Acceso solicitado")
+    ACCESS_APPROVED = "acceso_aprobado", _("Solicitud de acceso aprobada")
+    ACCESS_DECLINED = "acceso_rechazado", _("Solicitud de acceso rechazada")
+    DUPLICATE_FOUND = "duplicado_detectado", _("Persona registrada por otra institución")
+    LOGIN = "ingreso", _("Ingreso")
+    LOGOUT = "salida", _("Salida")
+    LOGIN_FAILED = "ingreso_fallido", _("Ingreso fallido")
