@@ -1,8 +1,8 @@
 """Writes for cases and offenders. Each service validates fully before anything is saved and
 runs in one transaction, so bad input leaves nothing half-saved.
 
-Permission checks arrive with the access model (issue 3); these services already take the
-acting user so the audit trail can attribute every change.
+Services that change an existing case check the actor's permission on it (cases.access);
+``actor=None`` is the system itself (seeding, imports), which holds every permission.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from cases.access import grant_permissions, require_case_permission
+from cases.constants import CasePermission
 from cases.models import Case, CaseExternalReference, CaseOffender, Offender
 from cases.validators import normalise_ruc
 from institutions.models import Institution, User
@@ -92,6 +94,7 @@ def case_create(
     references = _external_references(case, external_references)  # all validated before any save
     case.save()
     CaseExternalReference.objects.bulk_create(references)
+    grant_permissions(lead_institution, case, CasePermission.LEAD)
     return case
 
 
@@ -101,6 +104,8 @@ def case_update(*, actor: User | None, case_id: int, expected_version: int, data
 
     Raises ConcurrentUpdateError on a stale version, ValidationError on bad input.
     """
+    if actor is not None:
+        require_case_permission(actor, case_id, CasePermission.COLLABORATE, write=True)
     case = Case.objects.select_for_update().get(pk=case_id)
     if case.version != expected_version:
         raise ConcurrentUpdateError()
@@ -148,6 +153,8 @@ def offender_link_to_case(
     is_convicted: bool = False,
     sentence_date: datetime.date | None = None,
 ) -> CaseOffender:
+    if actor is not None:
+        require_case_permission(actor, case.pk, CasePermission.COLLABORATE, write=True)
     link = CaseOffender(
         case=case,
         offender=offender,

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
+from kernel import audit_views
 from kernel import views as kernel_views
 
 admin.site.site_header = "Base de datos unificada MITP — administración del sistema"
@@ -12,5 +13,9 @@ urlpatterns = [
     path("ingresar/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("salir/", auth_views.LogoutView.as_view(), name="logout"),
     path("salud/", kernel_views.health, name="health"),
+    path("auditoria/", audit_views.institution_access_log_view, name="access_log"),
+    path("", include("cases.urls")),
+    path("", include("victims.urls")),
+    path("api/v1/", include("config.api_urls")),
     path("admin-sistema/", admin.site.urls),
 ]

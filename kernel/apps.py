@@ -14,3 +14,7 @@ class KernelConfig(AppConfig):
             check_key_material()
         except KeyRingError as exc:
             raise ImproperlyConfigured(f"Encryption keys are not usable: {exc}") from None
+
+        from kernel import auth_audit
+
+        auth_audit.connect()

@@ -2,7 +2,8 @@ import datetime
 
 import factory
 
-from cases.constants import CaseStatus, TraffickingPurpose
+from cases.access import grant_permissions
+from cases.constants import CasePermission, CaseStatus, TraffickingPurpose
 from cases.models import Case, Offender
 from institutions.constants import InstitutionKind, Role
 from institutions.models import Institution, User
@@ -38,6 +39,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class CaseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Case
+        skip_postgeneration_save = True
 
     ruc = factory.Sequence(lambda n: f"23{n:08d}-{n % 10}")
     intake_date = datetime.date(2023, 3, 1)
@@ -46,6 +48,12 @@ class CaseFactory(factory.django.DjangoModelFactory):
     region_detected = Region.TARAPACA
     fiscalia_regional = FiscaliaRegional.TARAPACA
     lead_institution = factory.SubFactory(InstitutionFactory)
+
+    @factory.post_generation
+    def lead_permissions(case, create, extracted, **kwargs):
+        # What cases.services.case_create does: the lead institution holds every permission.
+        if create:
+            grant_permissions(case.lead_institution, case, CasePermission.LEAD)
 
 
 class VictimFactory(factory.django.DjangoModelFactory):

@@ -6,6 +6,8 @@ import datetime
 
 from django.db import transaction
 
+from cases.access import require_case_permission
+from cases.constants import CasePermission
 from cases.models import Case
 from institutions.models import Institution, User
 from kernel.pseudonyms import allocate_code
@@ -72,6 +74,8 @@ def victim_link_to_case(
     identified_date: datetime.date | None = None,
 ) -> CaseVictim:
     """Link a victim to a case. Purpose and region default to the case's own."""
+    if actor is not None:
+        require_case_permission(actor, case.pk, CasePermission.COLLABORATE, write=True)
     link = CaseVictim(
         case=case,
         victim=victim,

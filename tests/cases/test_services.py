@@ -120,7 +120,7 @@ def test_a_bad_external_reference_saves_neither_the_case_nor_any_reference(offic
 
 
 def test_a_reference_already_used_by_another_case_is_refused(officer, institution):
-    other = CaseFactory()
+    other = CaseFactory(lead_institution=officer.institution)
     CaseExternalReference.objects.create(case=other, source="pdi-parte", reference="77/2023")
     assert_refused(
         lambda: case_create(
@@ -132,7 +132,7 @@ def test_a_reference_already_used_by_another_case_is_refused(officer, institutio
 
 
 def test_closing_a_case_with_its_termination_bumps_the_version(officer):
-    case = CaseFactory(intake_date=datetime.date(2023, 1, 10))
+    case = CaseFactory(lead_institution=officer.institution, intake_date=datetime.date(2023, 1, 10))
     updated = case_update(
         actor=officer,
         case_id=case.pk,
@@ -144,7 +144,7 @@ def test_closing_a_case_with_its_termination_bumps_the_version(officer):
 
 
 def test_an_update_from_a_stale_version_is_refused_and_changes_nothing(officer):
-    case = CaseFactory(purpose="explotacion_sexual")
+    case = CaseFactory(lead_institution=officer.institution, purpose="explotacion_sexual")
     case_update(actor=officer, case_id=case.pk, expected_version=1, data={"region_detected": "CL-AN"})
     with pytest.raises(ConcurrentUpdateError) as error:
         case_update(actor=officer, case_id=case.pk, expected_version=1, data={"purpose": "trabajo_forzoso"})
@@ -154,7 +154,7 @@ def test_an_update_from_a_stale_version_is_refused_and_changes_nothing(officer):
 
 
 def test_an_invalid_update_changes_nothing(officer):
-    case = CaseFactory()
+    case = CaseFactory(lead_institution=officer.institution)
     with pytest.raises(ValidationError):
         case_update(actor=officer, case_id=case.pk, expected_version=1, data={"status": "terminada"})
     fresh = Case.objects.get(pk=case.pk)
@@ -174,7 +174,10 @@ def test_bad_offender_input_is_refused_naming_the_field(officer, values, field, 
 
 
 def test_a_conviction_needs_a_sentence_date(officer):
-    case, offender = CaseFactory(), OffenderFactory()
+    case, offender = (
+        CaseFactory(lead_institution=officer.institution),
+        OffenderFactory(),
+    )
     with pytest.raises(ValidationError) as error:
         offender_link_to_case(actor=officer, offender=offender, case=case, is_convicted=True)
     assert "sentence_date" in error.value.message_dict
@@ -184,7 +187,11 @@ def test_a_conviction_needs_a_sentence_date(officer):
 def test_a_future_sentence_date_is_refused(officer):
     with pytest.raises(ValidationError) as error:
         offender_link_to_case(
-            actor=officer, offender=OffenderFactory(), case=CaseFactory(), is_convicted=True, sentence_date=TOMORROW
+            actor=officer,
+            offender=OffenderFactory(),
+            case=CaseFactory(lead_institution=officer.institution),
+            is_convicted=True,
+            sentence_date=TOMORROW,
         )
     assert "sentence_date" in error.value.message_dict
 

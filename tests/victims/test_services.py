@@ -82,14 +82,22 @@ def test_bad_victim_input_is_refused_naming_the_field_and_nothing_is_saved(
 )
 def test_bad_case_link_input_is_refused_naming_the_field(officer, values, field):
     with pytest.raises(ValidationError) as error:
-        victim_link_to_case(actor=officer, victim=VictimFactory(), case=CaseFactory(), **values)
+        victim_link_to_case(
+            actor=officer,
+            victim=VictimFactory(),
+            case=CaseFactory(lead_institution=officer.institution),
+            **values,
+        )
     assert field in error.value.message_dict
     assert not CaseVictim.objects.exists()
 
 
 def test_a_victim_can_be_in_several_cases_with_a_different_age_in_each(officer):
     victim = VictimFactory()
-    first, second = CaseFactory(), CaseFactory()
+    first, second = (
+        CaseFactory(lead_institution=officer.institution),
+        CaseFactory(lead_institution=officer.institution),
+    )
     victim_link_to_case(actor=officer, victim=victim, case=first, age_status=AgeStatus.KNOWN, age_at_facts=16)
     victim_link_to_case(actor=officer, victim=victim, case=second, age_status=AgeStatus.KNOWN, age_at_facts=19)
     assert set(victim.cases.all()) == {first, second}
@@ -97,13 +105,16 @@ def test_a_victim_can_be_in_several_cases_with_a_different_age_in_each(officer):
 
 
 def test_linking_the_same_victim_twice_is_refused_with_a_clear_message(officer):
-    victim, case = VictimFactory(), CaseFactory()
+    victim, case = (
+        VictimFactory(),
+        CaseFactory(lead_institution=officer.institution),
+    )
     victim_link_to_case(actor=officer, victim=victim, case=case)
     with pytest.raises(ValidationError, match="ya está vinculada"):
         victim_link_to_case(actor=officer, victim=victim, case=case)
 
 
 def test_a_link_takes_the_case_purpose_and_region_by_default(officer):
-    case = CaseFactory(purpose="trabajo_forzoso", region_detected="CL-MA")
+    case = CaseFactory(lead_institution=officer.institution, purpose="trabajo_forzoso", region_detected="CL-MA")
     link = victim_link_to_case(actor=officer, victim=VictimFactory(), case=case)
     assert (link.purpose, link.region_detected) == ("trabajo_forzoso", "CL-MA")

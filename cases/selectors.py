@@ -1,0 +1,47 @@
+"""Reads of cases, always through the asking user's institution permissions."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from cases.access import require_case_permission, visible_case_ids
+from cases.constants import CasePermission
+from cases.models import AccessRequest, Case, CaseShare
+from institutions.models import User
+
+
+def case_list(*, user: User) -> QuerySet[Case]:
+    """Every case the user's institution may see; none for users without an institution."""
+    if not user.is_authenticated or not user.is_active or user.institution_id is None:
+        return Case.objects.none()
+    return Case.objects.filter(pk__in=visible_case_ids(user.institution_id)).select_related("lead_institution")
+
+
+def case_get(*, user: User, case_id: int) -> Case:
+    """The case, or Http404 if the user's institution may not see it."""
+    return get_object_or_404(case_list(user=user), pk=case_id)
+
+
+def case_shares(*, user: User, case_id: int) -> QuerySet[CaseShare]:
+    """Grants of a case: for its lead institution only (403 for grantees, 404 for the rest)."""
+    require_case_permission(user, case_id, CasePermission.ADMINISTER, write=False)
+    return CaseShare.objects.filter(case_id=case_id).select_related("institution").order_by("-created_at")
+
+
+def access_requests_for_lead(*, user: User) -> QuerySet[AccessRequest]:
+    """Requests addressed to the user's institution, as lead of the cases concerned."""
+    if not user.is_authenticated or user.institution_id is None:
+        return AccessRequest.objects.none()
+    return (
+        AccessRequest.objects.filter(case__in=visible_case_ids(user.institution_id, CasePermission.ADMINISTER))
+        .select_related("institution", "case")
+        .order_by("-created_at")
+    )
+
+
+def access_requests_of_institution(*, user: User) -> QuerySet[AccessRequest]:
+    """Requests the user's institution made. The case behind each stays hidden until approved."""
+    if not user.is_authenticated or user.institution_id is None:
+        return AccessRequest.objects.none()
+    return AccessRequest.objects.filter(institution_id=user.institution_id).order_by("-created_at")

@@ -1,0 +1,100 @@
+"""Reading decrypted identity: the only way views and APIs get it. Every read is audited."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from cases.access import NOT_FOUND_MESSAGE, user_case_permissions
+from cases.constants import CasePermission
+from cases.models import CaseOffender, CaseShare, Offender
+from institutions.models import User
+from kernel.audit import audit_record
+from kernel.constants import AccessAction
+from victims.models import Victim
+from victims.selectors import victim_get, victim_identity_allowed
+
+IDENTITY_FIELDS = (
+    "given_names",
+    "surnames",
+    "document_type",
+    "document_number",
+    "birth_date",
+    "phone",
+    "email",
+    "address",
+    "notes",
+)
+
+
+@transaction.atomic
+def victim_identity_reveal(*, user: User, victim_id, client_id: str = "", ip_address: str | None = None) -> dict:
+    """Return the victim's decrypted identity and record the read in the access log.
+
+    Http404 if the victim is not visible to the user; PermissionDenied (403) if it is visible
+    but the institution has no identity access to it.
+    """
+    victim = victim_get(user=user, victim_id=victim_id)
+    if not victim_identity_allowed(user=user, victim=victim):
+        raise PermissionDenied(_("Su institución no tiene acceso a la identidad de esta víctima."))
+    identity = {field: getattr(victim, field) for field in IDENTITY_FIELDS}
+    audit_record(
+        AccessAction.IDENTITY_READ,
+        actor=user,
+        client_id=client_id,
+        victim_code=victim.code,
+        details={"fields": list(IDENTITY_FIELDS)},
+        ip_address=ip_address,
+        rests_on_legal_basis=_rests_on_legal_basis(user, victim),
+    )
+    return identity
+
+
+def _rests_on_legal_basis(user: User, victim: Victim) -> bool:
+    return (
+        CaseShare.objects.filter(
+            institution_id=user.institution_id,
+            revoked_at__isnull=True,
+            can_view_identity=True,
+            case__victim_links__victim=victim,
+        )
+        .exclude(legal_basis="")
+        .exists()
+        and not victim.case_links.filter(case__lead_institution_id=user.institution_id).exists()
+    )
+
+
+@transaction.atomic
+def offender_identity_reveal(*, user: User, case_id: int, offender_id, client_id: str = "") -> dict:
+    """An offender's identity, for the lead or a grantee whose identity access states a legal
+    basis (a victim's consent never covers an offender)."""
+    from cases.selectors import case_get
+
+    case = case_get(user=user, case_id=case_id)
+    link = CaseOffender.objects.filter(case=case, offender_id=offender_id).select_related("offender").first()
+    if link is None:
+        raise Http404(NOT_FOUND_MESSAGE)
+    permissions = user_case_permissions(user, case.pk)
+    allowed = case.lead_institution_id == user.institution_id or (
+        CasePermission.VIEW_IDENTITY in permissions
+        and CaseShare.objects.filter(case=case, institution_id=user.institution_id, revoked_at__isnull=True)
+        .exclude(legal_basis="")
+        .exists()
+    )
+    if not allowed:
+        raise PermissionDenied(_("Su institución no tiene acceso a la identidad de los imputados de esta causa."))
+    offender: Offender = link.offender
+    identity = {
+        field: getattr(offender, field) for field in ("given_names", "surnames", "document_type", "document_number")
+    }
+    audit_record(
+        AccessAction.IDENTITY_READ,
+        actor=user,
+        client_id=client_id,
+        case_id=case.pk,
+        details={"offender_code": offender.code},
+        rests_on_legal_basis=case.lead_institution_id != user.institution_id,
+    )
+    return identity

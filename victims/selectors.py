@@ -1,0 +1,90 @@
+"""Reads of victims, decided by the asking user's institution permissions on their cases."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from cases.access import NOT_FOUND_MESSAGE, visible_case_ids
+from cases.constants import CasePermission
+from cases.models import CaseShare
+from institutions.models import Institution, User
+from kernel.identity_documents import document_blind_index
+from victims.models import CaseVictim, Victim
+
+
+def _member(user: User) -> bool:
+    return user.is_authenticated and user.is_active and user.institution_id is not None
+
+
+def victim_list(*, user: User) -> QuerySet[Victim]:
+    """Victims linked to a case the institution may see, and the ones it registered with no case
+    (Protocolo de Atención without a criminal case). Pseudonym and statistics only: reading
+    identity goes through victims.identity."""
+    if not _member(user):
+        return Victim.objects.none()
+    in_visible_case = Q(
+        pk__in=CaseVictim.objects.filter(case__in=visible_case_ids(user.institution_id)).values("victim_id")
+    )
+    registered_without_case = Q(registering_institution_id=user.institution_id, case_links__isnull=True)
+    return Victim.objects.filter(in_visible_case | registered_without_case).distinct()
+
+
+def victim_get(*, user: User, victim_id) -> Victim:
+    victim = victim_list(user=user).filter(pk=victim_id).first()
+    if victim is None:
+        raise Http404(NOT_FOUND_MESSAGE)
+    return victim
+
+
+def case_victims(*, user: User, case_id: int) -> QuerySet[CaseVictim]:
+    """The victims of a visible case (callers check visibility first: cases.selectors.case_get)."""
+    return CaseVictim.objects.filter(case_id=case_id, case__in=visible_case_ids(user.institution_id)).select_related(
+        "victim"
+    )
+
+
+def victim_identity_allowed(*, user: User, victim: Victim) -> bool:
+    """May this user read this victim's decrypted identity?
+
+    Yes when the institution registered the victim without a case, leads a case of the victim,
+    or holds *ver identidad* on one of the victim's cases through a share that states a legal
+    basis or rests on this victim's own active consent.
+    """
+    if not _member(user):
+        return False
+    institution_id = user.institution_id
+    links = CaseVictim.objects.filter(victim=victim)
+    if not links.exists():
+        return victim.registering_institution_id == institution_id
+    with_identity = links.filter(case__in=visible_case_ids(institution_id, CasePermission.VIEW_IDENTITY))
+    if with_identity.filter(case__lead_institution_id=institution_id).exists():
+        return True
+    shares = CaseShare.objects.filter(
+        case__in=with_identity.values("case_id"),
+        institution_id=institution_id,
+        revoked_at__isnull=True,
+        can_view_identity=True,
+    )
+    return shares.filter(~Q(legal_basis="") | Q(consents__victim=victim, consents__withdrawn_on__isnull=True)).exists()
+
+
+def document_registered_elsewhere(*, user: User, document_type: str, document_number: str) -> list[str]:
+    """Names of the institutions that hold this person in records the user cannot see.
+
+    Only institution names leave this function: no case, code or field of the hidden records.
+    Raises ValidationError if the document is malformed (it cannot be indexed).
+    """
+    if not _member(user):
+        return []
+    index = document_blind_index(document_type, document_number)
+    matches = Victim.objects.filter(document_index=index)
+    hidden = matches.exclude(pk__in=victim_list(user=user).values("pk"))
+    lead_ids = CaseVictim.objects.filter(victim__in=hidden).values("case__lead_institution_id")
+    registering_ids = hidden.filter(case_links__isnull=True).values("registering_institution_id")
+    return list(
+        Institution.objects.filter(Q(pk__in=lead_ids) | Q(pk__in=registering_ids))
+        .exclude(pk=user.institution_id)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )

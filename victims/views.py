@@ -1,0 +1,104 @@
+"""Victim pages: pseudonym and statistics by default; identity only through an audited action."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from cases.sharing import access_request_create
+from kernel.identity_documents import DocumentType
+from kernel.web import confidential, refused_input
+from victims.consent import consent_record, consent_withdraw
+from victims.identity import victim_identity_reveal
+from victims.selectors import document_registered_elsewhere, victim_get, victim_identity_allowed
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+@require_GET
+@login_required
+@confidential
+def victim_detail_view(request, victim_id):
+    victim = victim_get(user=request.user, victim_id=victim_id)
+    context = {
+        "victim": victim,
+        "identity_allowed": victim_identity_allowed(user=request.user, victim=victim),
+        "consents": victim.consents.order_by("-given_on"),
+    }
+    return render(request, "victims/victim_detail.html", context)
+
+
+@require_POST
+@login_required
+@confidential
+def victim_identity_view(request, victim_id):
+    """'Mostrar identidad': a POST, because reading identity is an audited act, not a page view."""
+    identity = victim_identity_reveal(user=request.user, victim_id=victim_id, ip_address=_client_ip(request))
+    return render(request, "cases/identity.html", {"identity": identity})
+
+
+def _date(value: str, field: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValidationError({field: ["Ingrese una fecha válida (AAAA-MM-DD)."]}) from None
+
+
+@require_POST
+@login_required
+@refused_input
+def consent_record_view(request, victim_id):
+    consent_record(
+        actor=request.user,
+        victim_id=victim_id,
+        given_on=_date(request.POST.get("given_on", ""), "given_on"),
+        scope=request.POST.get("scope", ""),
+    )
+    return redirect("victims:detail", victim_id=victim_id)
+
+
+@require_POST
+@login_required
+@refused_input
+def consent_withdraw_view(request, victim_id, consent_id: int):
+    victim_get(user=request.user, victim_id=victim_id)
+    consent_withdraw(actor=request.user, consent_id=consent_id)
+    return redirect("victims:detail", victim_id=victim_id)
+
+
+@require_GET
+@login_required
+@refused_input
+def duplicate_check_view(request):
+    """'¿Ya está registrada esta persona?' — answers only with institution names."""
+    document_type = request.GET.get("tipo", DocumentType.RUN)
+    number = request.GET.get("numero", "")
+    institutions = (
+        document_registered_elsewhere(user=request.user, document_type=document_type, document_number=number)
+        if number
+        else []
+    )
+    return render(
+        request,
+        "victims/duplicate_check.html",
+        {"institutions": institutions, "document_type": document_type, "number": number, "types": DocumentType},
+    )
+
+
+@require_POST
+@login_required
+@refused_input
+def access_request_create_view(request):
+    requests = access_request_create(
+        actor=request.user,
+        document_type=request.POST.get("tipo", ""),
+        document_number=request.POST.get("numero", ""),
+        reason=request.POST.get("reason", ""),
+    )
+    return render(request, "victims/access_requested.html", {"count": len(requests)})
