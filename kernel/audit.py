@@ -8,6 +8,7 @@ hash of the one before it.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ _CHAIN_LOCK = 7_262_011  # pg_advisory_xact_lock key for appends to the chain
 def _canonical(event: AccessEvent) -> bytes:
     record = {
         "id": event.id,
-        "occurred_at": event.occurred_at.astimezone(timezone.UTC).isoformat(),
+        "occurred_at": event.occurred_at.astimezone(datetime.UTC).isoformat(),
         "action": event.action,
         "actor_id": event.actor_id,
         "actor_username": event.actor_username,
