@@ -9,10 +9,10 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from cases.models import Case, CaseShare
 from cases.selectors import case_get, case_list, case_shares
+from kernel.api import ConfidentialApiView
 from victims.identity import victim_identity_reveal
 from victims.models import CaseVictim, Victim
 from victims.selectors import case_victims, victim_get
@@ -58,35 +58,35 @@ class CasePagination(PageNumberPagination):
     page_size = 25
 
 
-class CaseListApi(APIView):
+class CaseListApi(ConfidentialApiView):
     def get(self, request):
         paginator = CasePagination()
         page = paginator.paginate_queryset(case_list(user=request.user).order_by("-updated_at", "-id"), request)
         return paginator.get_paginated_response(CaseSerializer(page, many=True).data)
 
 
-class CaseDetailApi(APIView):
+class CaseDetailApi(ConfidentialApiView):
     def get(self, request, case_id: int):
         return Response(CaseSerializer(case_get(user=request.user, case_id=case_id)).data)
 
 
-class CaseVictimsApi(APIView):
+class CaseVictimsApi(ConfidentialApiView):
     def get(self, request, case_id: int):
         case = case_get(user=request.user, case_id=case_id)
         return Response(CaseVictimSerializer(case_victims(user=request.user, case_id=case.pk), many=True).data)
 
 
-class CaseSharesApi(APIView):
+class CaseSharesApi(ConfidentialApiView):
     def get(self, request, case_id: int):
         return Response(CaseShareSerializer(case_shares(user=request.user, case_id=case_id), many=True).data)
 
 
-class VictimDetailApi(APIView):
+class VictimDetailApi(ConfidentialApiView):
     def get(self, request, victim_id):
         return Response(VictimSerializer(victim_get(user=request.user, victim_id=victim_id)).data)
 
 
-class VictimIdentityApi(APIView):
+class VictimIdentityApi(ConfidentialApiView):
     """GET the decrypted identity: audited like a browser reveal."""
 
     def get(self, request, victim_id):
@@ -95,6 +95,4 @@ class VictimIdentityApi(APIView):
         )
         if identity.get("birth_date"):
             identity["birth_date"] = identity["birth_date"].isoformat()
-        response = Response(identity)
-        response["Cache-Control"] = "no-store"
-        return response
+        return Response(identity)

@@ -198,6 +198,7 @@ class CaseExternalReference(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        default_permissions = ()
         verbose_name = _("referencia externa")
         verbose_name_plural = _("referencias externas")
         constraints = [
@@ -232,6 +233,7 @@ class Offender(TimeStampedModel):
     cases = models.ManyToManyField(Case, through="CaseOffender", related_name="offenders")
 
     class Meta:
+        default_permissions = ()
         verbose_name = _("imputado")
         verbose_name_plural = _("imputados")
         constraints = [
@@ -264,6 +266,7 @@ class CaseOffender(models.Model):
     )
 
     class Meta:
+        default_permissions = ()
         verbose_name = _("imputado en causa")
         verbose_name_plural = _("imputados en causas")
         constraints = [

@@ -70,7 +70,7 @@ def case_share(
     *,
     actor: User,
     case_id: int,
-    institution: Institution,
+    institution: Institution | None,
     reason: str,
     can_view_identity: bool = False,
     can_collaborate: bool = False,
@@ -88,7 +88,9 @@ def case_share(
     errors = {}
     if not reason:
         errors["reason"] = _("Indique el motivo para compartir la causa.")
-    if institution.pk == case.lead_institution_id:
+    if institution is None:
+        errors["institution"] = _("Seleccione una institución válida.")
+    elif institution.pk == case.lead_institution_id:
         errors["institution"] = _("La institución a cargo ya tiene acceso completo a la causa.")
     elif not institution.is_active:
         errors["institution"] = _("La institución no está activa.")
@@ -221,7 +223,7 @@ def access_request_decide(
     *,
     actor: User,
     request_id: int,
-    approve: bool,
+    approve: bool | None,
     note: str = "",
     can_view_identity: bool = False,
     can_collaborate: bool = False,
@@ -233,6 +235,8 @@ def access_request_decide(
     if request is None:
         raise Http404(NOT_FOUND_MESSAGE)
     require_case_permission(actor, request.case_id, CasePermission.ADMINISTER, write=True)
+    if approve is None:
+        raise ValidationError({"decision": _("Indique si aprueba o rechaza la solicitud.")})
     if request.status != AccessRequestStatus.PENDING:
         raise DomainError(_("Esta solicitud ya fue resuelta."))
     if approve:

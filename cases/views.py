@@ -7,7 +7,6 @@ answers 404 on every page; a visible case the user may not act on answers 403.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -53,9 +52,8 @@ def case_detail_view(request, case_id: int):
 def case_share_view(request, case_id: int):
     shares = case_shares(user=request.user, case_id=case_id)  # 404 / 403 unless the lead's
     if request.method == "POST":
-        institution = Institution.objects.filter(pk=request.POST.get("institution") or 0, is_active=True).first()
-        if institution is None:
-            raise ValidationError({"institution": ["Seleccione una institución válida."]})
+        institution_id = request.POST.get("institution", "")
+        institution = Institution.objects.filter(pk=institution_id).first() if institution_id.isdigit() else None
         case_share(
             actor=request.user,
             case_id=case_id,
@@ -117,7 +115,7 @@ def access_request_decide_view(request, request_id: int):
     access_request_decide(
         actor=request.user,
         request_id=request_id,
-        approve=request.POST.get("decision") == "aprobar",
+        approve={"aprobar": True, "rechazar": False}.get(request.POST.get("decision", "")),
         note=request.POST.get("note", ""),
         can_view_identity=request.POST.get("can_view_identity") == "on",
         legal_basis=request.POST.get("legal_basis", ""),

@@ -27,4 +27,5 @@ def track_changes(model: type[models.Model]) -> type[models.Model]:
         pghistory.DeleteEvent(),
         exclude=excluded or None,
         append_only=True,
+        meta={"default_permissions": ()},  # history is read through audit views, never granted
     )(model)

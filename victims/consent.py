@@ -32,7 +32,7 @@ def _require_consent_officer(user: User, victim: Victim) -> None:
 
 
 @transaction.atomic
-def consent_record(*, actor: User, victim_id, given_on: datetime.date, scope: str) -> VictimConsent:
+def consent_record(*, actor: User, victim_id, given_on: datetime.date | None, scope: str) -> VictimConsent:
     victim = victim_get(user=actor, victim_id=victim_id)
     _require_consent_officer(actor, victim)
     consent = VictimConsent(

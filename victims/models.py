@@ -63,6 +63,7 @@ class Victim(TimeStampedModel):
     version = models.PositiveIntegerField(_("versión"), default=1, editable=False)
 
     class Meta:
+        default_permissions = ()
         verbose_name = _("víctima")
         verbose_name_plural = _("víctimas")
         constraints = [
@@ -139,6 +140,7 @@ class CaseVictim(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        default_permissions = ()
         verbose_name = _("víctima en causa")
         verbose_name_plural = _("víctimas en causas")
         constraints = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -43,11 +42,13 @@ def victim_identity_view(request, victim_id):
     return render(request, "cases/identity.html", {"identity": identity})
 
 
-def _date(value: str, field: str) -> datetime.date:
+def _date_or_none(value: str | None) -> datetime.date | None:
+    # An unreadable date becomes None: the service checks permission first, then reports the
+    # missing date on its field, so the answer never depends on input the user may not send.
     try:
-        return datetime.date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValidationError({field: ["Ingrese una fecha válida (AAAA-MM-DD)."]}) from None
+        return datetime.date.fromisoformat(value or "")
+    except ValueError:
+        return None
 
 
 @require_POST
@@ -57,7 +58,7 @@ def consent_record_view(request, victim_id):
     consent_record(
         actor=request.user,
         victim_id=victim_id,
-        given_on=_date(request.POST.get("given_on", ""), "given_on"),
+        given_on=_date_or_none(request.POST.get("given_on")),
         scope=request.POST.get("scope", ""),
     )
     return redirect("victims:detail", victim_id=victim_id)

@@ -1,0 +1,384 @@
+"""The access matrix, generated from the URL resolver.
+
+Every URL pattern that takes an object (any converter in its path) must have an entry in MATRIX,
+keyed by its full route name. Each entry lists one or more probes (method, kwargs, body) with
+the expected answer for every subject: each institution relation to the case (lead, shared at
+*ver*, shared with identity on a legal basis, shared to collaborate, unrelated) times each role
+(lector, oficial, administrador), plus staff, superuser and anonymous.
+
+Expected answers follow ../shared/access-model.md: not visible → 404 (never 403), visible but not
+allowed (institution permission or role) → 403, allowed → the route's success codes. Anonymous
+users are sent to the login page by the UI and refused with 401/403 by the API. Write probes
+send an empty or invalid body, so an allowed request ends refused as input (400, kernel.web
+refused_input) or in a redirect, and a refused one changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group, Permission
+from django.urls import URLResolver, include, path, re_path, reverse
+from django.urls.resolvers import RegexPattern
+
+from cases.constants import AccessRequestStatus, CasePermission
+from cases.models import AccessRequest, Case, CaseGroupObjectPermission, CaseOffender, CaseShare
+from cases.selectors import case_list
+from config import urls as config_urls
+from institutions.models import User
+from tests.access.scenario import (
+    MEMBERS,
+    RELATIONS,
+    ROLES,
+    SUBJECTS,
+    Scenario,
+    application_routes,
+    build_scenario,
+    walk_routes,
+)
+from victims.models import CaseVictim, VictimConsent
+
+OK, DENIED, HIDDEN = "ok", 403, 404
+LOGIN, UNAUTHENTICATED = "login", "unauthenticated"
+OFFICER = "oficial"
+VISIBLE = frozenset({"lead", "shared_ver", "shared_identity", "shared_collaborate"})
+WITH_IDENTITY = frozenset({"lead", "shared_identity"})  # shared_identity states a legal basis
+
+
+# --- rules: (relation, role) → expected answer for members of an institution -----------------
+
+
+def sees_the_case(relation: str, role: str):
+    return OK if relation in VISIBLE else HIDDEN
+
+
+def lead_reads(relation: str, role: str):
+    """Administering the case (its grants, its access log) is the lead's; grantees see the case."""
+    if relation == "lead":
+        return OK
+    return DENIED if relation in VISIBLE else HIDDEN
+
+
+def lead_officer_writes(relation: str, role: str):
+    if relation == "lead" and role == OFFICER:
+        return OK
+    return DENIED if relation in VISIBLE else HIDDEN
+
+
+def reads_identity(relation: str, role: str):
+    if relation in WITH_IDENTITY:
+        return OK
+    return DENIED if relation in VISIBLE else HIDDEN
+
+
+def identity_officer_writes(relation: str, role: str):
+    """Consents: an officer of an institution with identity access to the victim."""
+    if relation in WITH_IDENTITY and role == OFFICER:
+        return OK
+    return DENIED if relation in VISIBLE else HIDDEN
+
+
+def lead_decides_requests(relation: str, role: str):
+    """A request is addressed to the lead and listed only there: everybody else gets 404."""
+    if relation != "lead":
+        return HIDDEN
+    return OK if role == OFFICER else DENIED
+
+
+def expected(rule: Callable[[str, str], object], *, api: bool) -> dict[str, object]:
+    table = {f"{relation}-{role}": rule(relation, role) for relation in RELATIONS for role in ROLES}
+    table["staff"] = table["superuser"] = HIDDEN  # no institution, no grant: being superuser opens nothing
+    table["anonymous"] = UNAUTHENTICATED if api else LOGIN
+    return table
+
+
+# --- the matrix ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class Probe:
+    method: str
+    kwargs: Callable[[Scenario], dict]
+    expected: dict[str, object]
+    body: Callable[[Scenario], dict] = field(default=lambda s: {})
+    ok: frozenset[int] = frozenset({200})  # what "allowed" answers on this route with this body
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.method}-{self.label}" if self.label else self.method
+
+    def __repr__(self) -> str:
+        return f"<Probe {self.title}>"
+
+
+def _case(s: Scenario) -> dict:
+    return {"case_id": s.case_id}
+
+
+def _victim(s: Scenario) -> dict:
+    return {"victim_id": s.victim_id}
+
+
+UI, API = {"api": False}, {"api": True}
+REFUSED_INPUT, REDIRECT = frozenset({400}), frozenset({302})
+
+MATRIX: dict[str, list[Probe]] = {
+    "cases:detail": [Probe("GET", _case, expected(sees_the_case, **UI))],
+    "cases:share": [
+        Probe("GET", _case, expected(lead_reads, **UI)),
+        Probe("POST", _case, expected(lead_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
+        Probe(
+            "POST",
+            _case,
+            expected(lead_officer_writes, **UI),
+            body=lambda s: {"institution": s.institutions["unrelated"].pk, "reason": ""},
+            ok=REFUSED_INPUT,
+            label="without-reason",
+        ),
+    ],
+    "cases:unshare": [
+        Probe(
+            "POST",
+            lambda s: {"case_id": s.case_id, "share_id": s.share_ids["shared_ver"]},
+            expected(lead_officer_writes, **UI),
+            ok=REFUSED_INPUT,
+            label="empty",
+        )
+    ],
+    "cases:access_log": [Probe("GET", _case, expected(lead_reads, **UI))],
+    # Reading identity is a POST (an audited act); any role of an institution allowed to read it.
+    "cases:offender_identity": [
+        Probe("POST", lambda s: {"case_id": s.case_id, "offender_id": s.offender_id}, expected(reads_identity, **UI))
+    ],
+    "cases:access_request_decide": [
+        Probe(
+            "POST",
+            lambda s: {"request_id": s.request_id},
+            expected(lead_decides_requests, **UI),
+            ok=REFUSED_INPUT | REDIRECT,
+            label="empty",
+        ),
+        Probe(
+            "POST",
+            lambda s: {"request_id": s.request_id},
+            expected(lead_decides_requests, **UI),
+            body=lambda s: {"decision": "aprobar", "can_view_identity": "on"},  # identity with no basis
+            ok=REFUSED_INPUT,
+            label="approve-identity-without-basis",
+        ),
+    ],
+    "victims:detail": [Probe("GET", _victim, expected(sees_the_case, **UI))],
+    "victims:identity": [Probe("POST", _victim, expected(reads_identity, **UI))],
+    "victims:consent_record": [
+        Probe("POST", _victim, expected(identity_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
+        Probe(
+            "POST",
+            _victim,
+            expected(identity_officer_writes, **UI),
+            body=lambda s: {"given_on": "2024-02-01"},
+            ok=REFUSED_INPUT,
+            label="without-scope",
+        ),
+    ],
+    # Withdrawing takes no input: allowed means the consent is withdrawn (rolled back after the test).
+    "victims:consent_withdraw": [
+        Probe(
+            "POST",
+            lambda s: {"victim_id": s.victim_id, "consent_id": s.consent_id},
+            expected(identity_officer_writes, **UI),
+            ok=REDIRECT,
+        )
+    ],
+    "api:case_detail": [Probe("GET", _case, expected(sees_the_case, **API))],
+    "api:case_victims": [Probe("GET", _case, expected(sees_the_case, **API))],
+    "api:case_shares": [Probe("GET", _case, expected(lead_reads, **API))],
+    "api:victim_detail": [Probe("GET", _victim, expected(sees_the_case, **API))],
+    "api:victim_identity": [Probe("GET", _victim, expected(reads_identity, **API))],
+}
+
+
+def acceptable(probe: Probe, outcome) -> frozenset:
+    """The status codes that mean ``outcome`` on this probe's route."""
+    if outcome == OK:
+        return probe.ok
+    if outcome == LOGIN:
+        return frozenset({302})
+    if outcome == UNAUTHENTICATED:
+        return frozenset({401, 403})
+    return frozenset({outcome})
+
+
+def state(scenario_case_id: int) -> dict:
+    """Everything a refused request must leave as it was."""
+    return {
+        "case": list(Case.objects.filter(pk=scenario_case_id).values_list("version", "status")),
+        "shares": sorted(CaseShare.objects.values_list("id", "can_view_identity", "can_collaborate", "revoked_at")),
+        "grants": sorted(CaseGroupObjectPermission.objects.values_list("group_id", "permission_id", "content_object")),
+        "requests": sorted(AccessRequest.objects.values_list("id", "status")),
+        "consents": sorted(VictimConsent.objects.values_list("id", "withdrawn_on")),
+        "victim_links": CaseVictim.objects.count(),
+        "offender_links": CaseOffender.objects.count(),
+    }
+
+
+def nonexistent(kwargs: dict) -> dict:
+    """The same kwargs pointing at objects that do not exist."""
+    return {name: uuid.uuid4() if isinstance(value, uuid.UUID) else 999_999_999 for name, value in kwargs.items()}
+
+
+@pytest.fixture(scope="module")
+def scenario(module_transaction) -> Scenario:
+    return build_scenario()
+
+
+def request(client, scenario: Scenario, subject: str, route: str, probe: Probe, kwargs: dict):
+    user = scenario.users[subject]
+    if user is not None:
+        client.force_login(user)
+    send = client.get if probe.method == "GET" else client.post
+    return send(reverse(route, kwargs=kwargs), probe.body(scenario))
+
+
+CASES = [
+    pytest.param(route, probe, subject, id=f"{route}|{probe.title}|{subject}")
+    for route, probes in MATRIX.items()
+    for probe in probes
+    for subject in SUBJECTS
+]
+
+
+# --- the matrix itself -----------------------------------------------------------------------
+
+
+def routes_missing_from_the_matrix(resolver=None) -> list[str]:
+    routes = walk_routes(resolver) if resolver else application_routes()
+    return sorted(
+        f"{route.name} ({route.route})"
+        for route in routes
+        if route.captures and not route.is_admin and route.name not in MATRIX
+    )
+
+
+def test_every_route_that_takes_an_object_has_an_entry_in_the_matrix():
+    missing = routes_missing_from_the_matrix()
+    assert not missing, f"Routes taking an object without an entry in the access matrix: {missing}"
+
+
+def test_a_route_added_without_a_matrix_entry_is_named_by_the_check():
+    def export(request, case_id): ...
+
+    extra = [
+        path("causas/<int:case_id>/exportar/", export, name="export"),
+        re_path(r"^causas/(\d+)/pdf/$", export),
+    ]
+    urlconf = ModuleType("urls_with_a_new_route")
+    urlconf.urlpatterns = [*config_urls.urlpatterns, path("", include((extra, "cases")))]
+    assert routes_missing_from_the_matrix(URLResolver(RegexPattern(r"^/"), urlconf)) == [
+        r"<unnamed ^causas/(\d+)/pdf/$> (^causas/(\d+)/pdf/$)",
+        "cases:export (causas/<int:case_id>/exportar/)",
+    ]
+
+
+def test_the_matrix_names_no_route_that_no_longer_exists():
+    routes = {route.name for route in application_routes() if route.captures}
+    assert not set(MATRIX) - routes, f"Matrix entries for routes that do not exist: {sorted(set(MATRIX) - routes)}"
+
+
+def test_each_matrix_entry_states_the_answer_for_every_subject():
+    for route, probes in MATRIX.items():
+        assert probes, route
+        for probe in probes:
+            assert set(probe.expected) == set(SUBJECTS), (route, probe.title)
+            assert probe.method in {"GET", "POST"}, (route, probe.title)
+
+
+def test_each_matrix_entry_builds_exactly_the_kwargs_its_route_takes(scenario, db):
+    routes = {route.name: route for route in application_routes()}
+    for route, probes in MATRIX.items():
+        for probe in probes:
+            kwargs = probe.kwargs(scenario)
+            assert set(kwargs) == routes[route].kwargs, (route, probe.title, kwargs)
+            reverse(route, kwargs=kwargs)
+
+
+@pytest.mark.parametrize(("route", "probe", "subject"), CASES)
+def test_each_route_answers_each_subject_as_the_access_model_says(client, scenario, db, route, probe, subject):
+    kwargs = probe.kwargs(scenario)
+    outcome = probe.expected[subject]
+    before = state(scenario.case_id)
+    response = request(client, scenario, subject, route, probe, kwargs)
+    assert response.status_code in acceptable(probe, outcome), (
+        f"{probe.method} {route} as {subject}: expected {outcome} {sorted(acceptable(probe, outcome))}, "
+        f"got {response.status_code}"
+    )
+    if outcome == LOGIN:
+        assert response["Location"].startswith(reverse("login"))
+    if not (outcome == OK and response.status_code == 302):
+        assert state(scenario.case_id) == before, f"{probe.method} {route} as {subject} changed the records"
+    if outcome == HIDDEN:
+        # 404 says nothing: the answer for an object that exists is the answer for one that does not.
+        ghost = request(client, scenario, subject, route, probe, nonexistent(kwargs))
+        assert ghost.status_code == response.status_code
+
+
+# --- decisions the matrix cannot express ---------------------------------------------------
+
+
+def test_a_decision_without_approve_or_decline_is_refused_and_the_request_stays_pending(client, scenario, db):
+    client.force_login(scenario.officer("lead"))
+    response = client.post(reverse("cases:access_request_decide", kwargs={"request_id": scenario.request_id}), {})
+    assert response.status_code == 400
+    assert AccessRequest.objects.get(pk=scenario.request_id).status == AccessRequestStatus.PENDING
+
+
+@pytest.mark.parametrize("subject", ["staff", "superuser"])
+def test_a_system_administrator_sees_no_case_in_any_list(client, scenario, db, subject):
+    user = scenario.users[subject]
+    assert Case.objects.filter(pk=scenario.case_id).exists()
+    assert not case_list(user=user).exists()
+    client.force_login(user)
+    page = client.get(reverse("cases:list"))
+    assert page.status_code == 200 and page.context["page"].paginator.count == 0
+    api = client.get(reverse("api:case_list"))
+    assert api.status_code == 200 and api.json()["count"] == 0 and api.json()["results"] == []
+    assert client.get(reverse("cases:access_requests")).context["requests"].count() == 0
+
+
+@pytest.mark.parametrize("subject", MEMBERS)
+def test_a_member_lists_the_case_exactly_when_their_institution_sees_it(client, scenario, db, subject):
+    client.force_login(scenario.users[subject])
+    ids = [case["id"] for case in client.get(reverse("api:case_list")).json()["results"]]
+    assert ids == ([scenario.case_id] if subject.split("-")[0] in VISIBLE else [])
+
+
+def test_no_user_or_group_holds_a_model_level_permission_on_cases_or_victims(scenario, db):
+    apps = ("cases", "victims")
+    assert not User.user_permissions.through.objects.filter(permission__content_type__app_label__in=apps).exists()
+    assert not Group.permissions.through.objects.filter(permission__content_type__app_label__in=apps).exists()
+    assert not User.objects.filter(groups__permissions__content_type__app_label__in=apps).exists()
+
+
+def test_the_case_model_has_only_the_four_custom_object_permissions(db):
+    codenames = Permission.objects.filter(content_type__app_label="cases", content_type__model="case")
+    assert sorted(codenames.values_list("codename", flat=True)) == sorted(CasePermission.LEAD)
+
+
+def test_the_cases_app_defines_no_permission_but_the_four_custom_ones(db):
+    codenames = sorted(Permission.objects.filter(content_type__app_label="cases").values_list("codename", flat=True))
+    assert codenames == sorted(CasePermission.LEAD), (
+        "Model-level permissions a system administrator could grant through the Group admin: "
+        f"{sorted(set(codenames) - set(CasePermission.LEAD))}"
+    )
+
+
+def test_the_system_admin_registers_no_model_of_the_cases_or_victims_apps():
+    # tests/test_pages_and_privacy.py checks Case, Victim, CaseVictim, Offender and CaseOffender by
+    # name; this covers the rest (shares, requests, consents, grants, history events).
+    registered = sorted(f"{m._meta.app_label}.{m.__name__}" for m in admin.site._registry)
+    assert not [name for name in registered if name.split(".")[0] in {"cases", "victims"}], registered
