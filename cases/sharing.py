@@ -43,7 +43,9 @@ def _share_permissions(share: CaseShare) -> list[str]:
 def _active_consents_covering_case(case: Case, consent_ids: Iterable[int]):
     from victims.models import VictimConsent
 
-    consents = list(VictimConsent.objects.filter(pk__in=list(consent_ids)).select_related("victim"))
+    # Locked: a withdrawal racing with this share waits, then finds the share and removes its
+    # identity access (shares_drop_identity_resting_on) instead of missing it.
+    consents = list(VictimConsent.objects.select_for_update().filter(pk__in=list(consent_ids)))
     victim_ids = set(case.victim_links.values_list("victim_id", flat=True))
     if len(consents) != len(set(consent_ids)):
         raise ValidationError({"consents": _("Uno de los consentimientos indicados no existe.")})

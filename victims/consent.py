@@ -51,9 +51,17 @@ def consent_record(*, actor: User, victim_id, given_on: datetime.date | None, sc
 
 
 @transaction.atomic
-def consent_withdraw(*, actor: User, consent_id: int, withdrawn_on: datetime.date | None = None) -> VictimConsent:
-    """Withdraw a consent; every identity permission resting on it ends in this transaction."""
-    consent = VictimConsent.objects.select_for_update().select_related("victim").filter(pk=consent_id).first()
+def consent_withdraw(
+    *, actor: User, victim_id, consent_id: int, withdrawn_on: datetime.date | None = None
+) -> VictimConsent:
+    """Withdraw a victim's consent; every identity permission resting on it ends in this
+    transaction. Http404 unless the consent is that (visible) victim's."""
+    consent = (
+        VictimConsent.objects.select_for_update()
+        .select_related("victim")
+        .filter(pk=consent_id, victim_id=victim_id)
+        .first()
+    )
     if consent is None:
         raise Http404(NOT_FOUND_MESSAGE)
     victim = victim_get(user=actor, victim_id=consent.victim_id)

@@ -14,7 +14,7 @@ from institutions.models import User
 from kernel.audit import audit_record
 from kernel.constants import AccessAction
 from victims.models import Victim
-from victims.selectors import victim_get, victim_identity_allowed
+from victims.selectors import document_registered_elsewhere, victim_get, victim_identity_allowed
 
 IDENTITY_FIELDS = (
     "given_names",
@@ -98,3 +98,16 @@ def offender_identity_reveal(*, user: User, case_id: int, offender_id, client_id
         rests_on_legal_basis=case.lead_institution_id != user.institution_id,
     )
     return identity
+
+
+@transaction.atomic
+def duplicate_check(*, user: User, document_type: str, document_number: str) -> list[str]:
+    """'Is this person already registered elsewhere?' Names of the institutions holding them in
+    records the user cannot see; a positive answer is itself an access-log event (it says the
+    person is known to the system). The document is not written to the log."""
+    institutions = document_registered_elsewhere(
+        user=user, document_type=document_type, document_number=document_number
+    )
+    if institutions:
+        audit_record(AccessAction.DUPLICATE_FOUND, actor=user, details={"institutions": institutions})
+    return institutions

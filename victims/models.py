@@ -209,3 +209,7 @@ class VictimConsent(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.withdrawn_on is None
+
+    def clean(self) -> None:
+        if self.withdrawn_on and self.given_on and self.withdrawn_on < self.given_on:
+            raise ValidationError({"withdrawn_on": _("El retiro no puede ser anterior al consentimiento.")})

@@ -78,10 +78,13 @@ def document_registered_elsewhere(*, user: User, document_type: str, document_nu
     if not _member(user):
         return []
     index = document_blind_index(document_type, document_number)
-    matches = Victim.objects.filter(document_index=index)
-    hidden = matches.exclude(pk__in=victim_list(user=user).values("pk"))
-    lead_ids = CaseVictim.objects.filter(victim__in=hidden).values("case__lead_institution_id")
-    registering_ids = hidden.filter(case_links__isnull=True).values("registering_institution_id")
+    hidden_links = CaseVictim.objects.filter(victim__document_index=index).exclude(
+        case__in=visible_case_ids(user.institution_id)
+    )
+    lead_ids = hidden_links.values("case__lead_institution_id")
+    registering_ids = Victim.objects.filter(document_index=index, case_links__isnull=True).values(
+        "registering_institution_id"
+    )
     return list(
         Institution.objects.filter(Q(pk__in=lead_ids) | Q(pk__in=registering_ids))
         .exclude(pk=user.institution_id)

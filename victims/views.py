@@ -12,8 +12,8 @@ from cases.sharing import access_request_create
 from kernel.identity_documents import DocumentType
 from kernel.web import confidential, refused_input
 from victims.consent import consent_record, consent_withdraw
-from victims.identity import victim_identity_reveal
-from victims.selectors import document_registered_elsewhere, victim_get, victim_identity_allowed
+from victims.identity import duplicate_check, victim_identity_reveal
+from victims.selectors import victim_get, victim_identity_allowed
 
 
 def _client_ip(request) -> str | None:
@@ -68,8 +68,7 @@ def consent_record_view(request, victim_id):
 @login_required
 @refused_input
 def consent_withdraw_view(request, victim_id, consent_id: int):
-    victim_get(user=request.user, victim_id=victim_id)
-    consent_withdraw(actor=request.user, consent_id=consent_id)
+    consent_withdraw(actor=request.user, victim_id=victim_id, consent_id=consent_id)
     return redirect("victims:detail", victim_id=victim_id)
 
 
@@ -81,9 +80,7 @@ def duplicate_check_view(request):
     document_type = request.GET.get("tipo", DocumentType.RUN)
     number = request.GET.get("numero", "")
     institutions = (
-        document_registered_elsewhere(user=request.user, document_type=document_type, document_number=number)
-        if number
-        else []
+        duplicate_check(user=request.user, document_type=document_type, document_number=number) if number else []
     )
     return render(
         request,

@@ -4,50 +4,57 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0006_share_consents'),
+        ("cases", "0006_share_consents"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='accessrequestevent',
-            options={'default_permissions': ()},
+            name="accessrequestevent",
+            options={"default_permissions": ()},
         ),
         migrations.AlterModelOptions(
-            name='caseevent',
-            options={'default_permissions': ()},
+            name="caseevent",
+            options={"default_permissions": ()},
         ),
         migrations.AlterModelOptions(
-            name='caseexternalreference',
-            options={'default_permissions': (), 'verbose_name': 'referencia externa', 'verbose_name_plural': 'referencias externas'},
+            name="caseexternalreference",
+            options={
+                "default_permissions": (),
+                "verbose_name": "referencia externa",
+                "verbose_name_plural": "referencias externas",
+            },
         ),
         migrations.AlterModelOptions(
-            name='caseexternalreferenceevent',
-            options={'default_permissions': ()},
+            name="caseexternalreferenceevent",
+            options={"default_permissions": ()},
         ),
         migrations.AlterModelOptions(
-            name='casegroupobjectpermissionevent',
-            options={'default_permissions': ()},
+            name="casegroupobjectpermissionevent",
+            options={"default_permissions": ()},
         ),
         migrations.AlterModelOptions(
-            name='caseoffender',
-            options={'default_permissions': (), 'verbose_name': 'imputado en causa', 'verbose_name_plural': 'imputados en causas'},
+            name="caseoffender",
+            options={
+                "default_permissions": (),
+                "verbose_name": "imputado en causa",
+                "verbose_name_plural": "imputados en causas",
+            },
         ),
         migrations.AlterModelOptions(
-            name='caseoffenderevent',
-            options={'default_permissions': ()},
+            name="caseoffenderevent",
+            options={"default_permissions": ()},
         ),
         migrations.AlterModelOptions(
-            name='caseshareevent',
-            options={'default_permissions': ()},
+            name="caseshareevent",
+            options={"default_permissions": ()},
         ),
         migrations.AlterModelOptions(
-            name='offender',
-            options={'default_permissions': (), 'verbose_name': 'imputado', 'verbose_name_plural': 'imputados'},
+            name="offender",
+            options={"default_permissions": (), "verbose_name": "imputado", "verbose_name_plural": "imputados"},
         ),
         migrations.AlterModelOptions(
-            name='offenderevent',
-            options={'default_permissions': ()},
+            name="offenderevent",
+            options={"default_permissions": ()},
         ),
     ]

@@ -4,30 +4,33 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('victims', '0003_history_and_consent'),
+        ("victims", "0003_history_and_consent"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='casevictim',
-            options={'default_permissions': (), 'verbose_name': 'víctima en causa', 'verbose_name_plural': 'víctimas en causas'},
+            name="casevictim",
+            options={
+                "default_permissions": (),
+                "verbose_name": "víctima en causa",
+                "verbose_name_plural": "víctimas en causas",
+            },
         ),
         migrations.AlterModelOptions(
-            name='casevictimevent',
-            options={'default_permissions': ()},
+            name="casevictimevent",
+            options={"default_permissions": ()},
         ),
         migrations.AlterModelOptions(
-            name='victim',
-            options={'default_permissions': (), 'verbose_name': 'víctima', 'verbose_name_plural': 'víctimas'},
+            name="victim",
+            options={"default_permissions": (), "verbose_name": "víctima", "verbose_name_plural": "víctimas"},
         ),
         migrations.AlterModelOptions(
-            name='victimconsentevent',
-            options={'default_permissions': ()},
+            name="victimconsentevent",
+            options={"default_permissions": ()},
         ),
         migrations.AlterModelOptions(
-            name='victimevent',
-            options={'default_permissions': ()},
+            name="victimevent",
+            options={"default_permissions": ()},
         ),
     ]
