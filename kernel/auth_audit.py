@@ -25,9 +25,15 @@ def _logged_out(sender, request, user, **kwargs) -> None:
 
 def _login_failed(sender, credentials, request=None, **kwargs) -> None:
     # Django has already masked the password in ``credentials``; keep only the username tried.
+    # Attributed to the account's institution, if the account exists, so its administrator sees it.
+    from institutions.models import User
+
+    username = str(credentials.get("username", ""))[:150]
+    institution_id = User.objects.filter(username=username).values_list("institution_id", flat=True).first()
     audit_record(
         AccessAction.LOGIN_FAILED,
-        details={"username": str(credentials.get("username", ""))[:150]},
+        institution_id=institution_id,
+        details={"username": username},
         ip_address=_ip(request),
     )
 

@@ -712,3 +712,26 @@ def test_a_row_altered_from_another_superuser_session_is_named():
         intruder.execute("SET session_replication_role = origin")
     with pytest.raises(CommandError, match=rf"event {events[1].id}\b"):
         run_audit_verify()
+
+
+def test_a_duplicate_check_that_finds_the_person_writes_an_event_without_the_document(world, client):
+    client.force_login(world.stranger_officer)
+    response = client.get("/victimas/duplicados/", {"tipo": "run", "numero": "15.000.036-K"})
+    assert world.lead.name in response.content.decode()
+    event = only_event(AccessAction.DUPLICATE_FOUND)
+    assert_by(event, world.stranger_officer)
+    assert event.details == {"institutions": [world.lead.name]}
+    assert "15000036" not in str(event.details)
+
+
+def test_a_duplicate_check_that_finds_nobody_writes_no_event(world, client):
+    client.force_login(world.stranger_officer)
+    client.get("/victimas/duplicados/", {"tipo": "run", "numero": "11.111.111-1"})
+    assert not AccessEvent.objects.filter(action=AccessAction.DUPLICATE_FOUND).exists()
+
+
+def test_a_failed_login_is_attributed_to_the_accounts_institution(world, client):
+    client.post("/ingresar/", {"username": world.grantee_officer.username, "password": "incorrecta"})
+    event = only_event(AccessAction.LOGIN_FAILED)
+    assert event.institution_id == world.grantee.pk
+    assert event.actor_id is None
