@@ -17,6 +17,8 @@ from functools import cache
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
 from django.http import Http404
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
@@ -32,6 +34,12 @@ NOT_FOUND_MESSAGE = "No encontrado."
 @cache
 def permission_id(codename: str) -> int:
     return Permission.objects.get(content_type__app_label="cases", codename=codename).pk
+
+
+@receiver(post_migrate)
+def _forget_permission_ids(**kwargs) -> None:
+    # Permission rows are recreated, with new ids, when a database is flushed (tests do).
+    permission_id.cache_clear()
 
 
 @transaction.atomic
@@ -60,28 +68,41 @@ def revoke_permissions(institution: Institution, case: Case, codenames: tuple[st
         remove_perm(f"cases.{codename}", group, case)
 
 
-def institution_case_permissions(institution_id: int | None, case_id: int) -> frozenset[str]:
-    if institution_id is None:
+def user_group_id(user: User) -> int | None:
+    """The group of the user's institution (the institution is loaded once per user object)."""
+    if not user.is_authenticated or not user.is_active or user.institution_id is None:
+        return None
+    institution = user.institution
+    if institution.group_id is None:
+        # Created lazily on the institution's first grant, maybe after this user was loaded.
+        institution.group_id = Institution.objects.filter(pk=institution.pk).values_list("group_id", flat=True).first()
+    return institution.group_id
+
+
+def group_case_permissions(group_id: int | None, case_id: int) -> frozenset[str]:
+    if group_id is None:
         return frozenset()
     return frozenset(
-        CaseGroupObjectPermission.objects.filter(
-            group__institution__id=institution_id, content_object_id=case_id
-        ).values_list("permission__codename", flat=True)
+        CaseGroupObjectPermission.objects.filter(group_id=group_id, content_object_id=case_id).values_list(
+            "permission__codename", flat=True
+        )
     )
 
 
 def user_case_permissions(user: User, case_id: int) -> frozenset[str]:
     """What the user's institution holds on the case (empty for anyone without an institution)."""
-    if not user.is_authenticated or not user.is_active:
-        return frozenset()
-    return institution_case_permissions(user.institution_id, case_id)
+    return group_case_permissions(user_group_id(user), case_id)
 
 
-def visible_case_ids(institution_id: int | None, codename: str = CasePermission.VIEW):
-    """Subquery of the ids of cases the institution holds ``codename`` on."""
-    return CaseGroupObjectPermission.objects.filter(
-        group__institution__id=institution_id, permission_id=permission_id(codename)
-    ).values("content_object_id")
+def visible_case_ids(group_id: int | None, codename: str = CasePermission.VIEW):
+    """Ids of the cases the group holds ``codename`` on: one index range of the grant table.
+
+    Filtering on the group id itself (not through institution and group) lets PostgreSQL read
+    the unique (group, permission, case) index directly; see bench/case_list.py.
+    """
+    return CaseGroupObjectPermission.objects.filter(group_id=group_id, permission_id=permission_id(codename)).values(
+        "content_object_id"
+    )
 
 
 def is_case_officer(user: User) -> bool:

@@ -6,12 +6,14 @@ see, 403 for what it may see but not do; identity only through the audited revea
 
 from __future__ import annotations
 
+from functools import partial
+
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from cases.models import Case, CaseShare
-from cases.selectors import case_get, case_list, case_shares
+from cases.selectors import LIST_ORDER, KnownCountPaginator, case_get, case_list, case_list_count, case_shares
 from kernel.api import ConfidentialApiView
 from victims.identity import victim_identity_reveal
 from victims.models import CaseVictim, Victim
@@ -61,7 +63,8 @@ class CasePagination(PageNumberPagination):
 class CaseListApi(ConfidentialApiView):
     def get(self, request):
         paginator = CasePagination()
-        page = paginator.paginate_queryset(case_list(user=request.user).order_by("-updated_at", "-id"), request)
+        paginator.django_paginator_class = partial(KnownCountPaginator, count=case_list_count(user=request.user))
+        page = paginator.paginate_queryset(case_list(user=request.user).order_by(*LIST_ORDER), request)
         return paginator.get_paginated_response(CaseSerializer(page, many=True).data)
 
 

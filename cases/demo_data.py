@@ -463,10 +463,10 @@ _DIGITS, _LETTERS = "0123456789", "ABCDEFGHJKLMNPRSTUVWXYZ"
 
 
 def _shaped(rng: random.Random, shape: str) -> str:
-    return (
-        "".join(rng.choice(_DIGITS) if c == "9" else rng.choice(_LETTERS) if c == "A" else c for c in shape).lstrip("0")
-        or "1"
-    )
+    """A number of this shape without leading zeros, and never shorter than a valid document (3).
+    (Exactly one draw per character, whatever comes out: the seeded sequence must not change.)"""
+    number = "".join(rng.choice(_DIGITS) if c == "9" else rng.choice(_LETTERS) if c == "A" else c for c in shape)
+    return number.lstrip("0").rjust(3, "1")
 
 
 def format_run(body: int) -> str:
@@ -802,3 +802,129 @@ def _plan_offenders(rng: random.Random, plan: CasePlan, documents: DocumentDrawe
                 sentence_date=facts.termination_date if convicted else None,
             )
         )
+
+
+# --- The demo shares ----------------------------------------------------------------------------
+
+DEMO_SHARE_SEED = DEMO_SEED + 1  # a generator of their own: the cases above stay as they were
+SHARED_CASE_SHARE = 0.2  # of all demo cases
+SHARE_IDENTITY = 0.1  # of shares: ver identidad, resting on a prosecutor's order
+SHARE_COLLABORATE = 0.12  # of shares: colaborar
+FORCED_PER_LEVEL = 3  # at least this many shares with each of the two levels above
+
+# Who a lead institution shares a case with, and why. Some only when the case concerns them.
+_SHARE_WITH = {
+    "FISCALIA": (10, "Coordinación de la investigación con la fiscalía a cargo."),
+    "PDI": (5, "Diligencias investigativas instruidas por la fiscalía a la BITRAP."),
+    "CARABINEROS": (3, "Apoyo policial en las diligencias de la causa."),
+    "SERMIG": (5, "Evaluación de residencia temporal para las víctimas extranjeras."),
+    "OIM": (2, "Apoyo al retorno voluntario asistido de las víctimas que lo solicitaron."),
+    "RAICES": (2, "Acompañamiento psicosocial de las víctimas."),
+    "ACNUR": (1, "Evaluación de necesidades de protección internacional."),
+    "MEJORNINEZ": (6, "Derivación de víctimas NNA a protección especializada."),
+    "DEFENSORIANINEZ": (2, "Seguimiento de la situación de víctimas NNA."),
+    "SERNAMEG": (4, "Derivación de víctimas a la casa de acogida para mujeres."),
+    "DT": (5, "Fiscalización laboral vinculada a los hechos de la causa."),
+}
+_ONLY_WITH_MINORS = frozenset({"MEJORNINEZ", "DEFENSORIANINEZ"})
+_ONLY_WITH_WOMEN = frozenset({"SERNAMEG"})
+_ONLY_FOR_LABOUR = frozenset({"DT"})
+_ONLY_WITH_FOREIGNERS = frozenset({"SERMIG", "OIM", "ACNUR"})
+
+
+@dataclasses.dataclass(frozen=True)
+class SharePlan:
+    ruc: str
+    lead: str  # institution short_name
+    institution: str  # the grantee's short_name
+    reason: str
+    can_view_identity: bool = False
+    can_collaborate: bool = False
+    legal_basis: str = ""
+
+
+def sharing_usernames() -> dict[str, str]:
+    """Per institution, the demo case officer who shares its cases (only case officers may)."""
+    officers: dict[str, str] = {}
+    for user in DEMO_USERS:
+        if user.institution and user.role == Role.CASE_OFFICER:
+            officers.setdefault(user.institution, user.username)
+    return officers
+
+
+def _share_candidates(plan: CasePlan) -> dict[str, float]:
+    minors = any(
+        slot.age_status == AgeStatus.MINOR_UNKNOWN or (slot.age_at_facts is not None and slot.age_at_facts < 18)
+        for slot in plan.victims
+    )
+    women = any(slot.person.sex == Sex.FEMALE for slot in plan.victims)
+    foreigners = any(slot.person.nationality not in ("CL", UNKNOWN_NATIONALITY) for slot in plan.victims)
+    return {
+        institution: weight
+        for institution, (weight, _) in _SHARE_WITH.items()
+        if institution != plan.lead
+        and (minors or institution not in _ONLY_WITH_MINORS)
+        and (women or institution not in _ONLY_WITH_WOMEN)
+        and (plan.purpose == TraffickingPurpose.LABOUR or institution not in _ONLY_FOR_LABOUR)
+        and (foreigners or institution not in _ONLY_WITH_FOREIGNERS)
+    }
+
+
+def _legal_basis(rng: random.Random, plan: CasePlan) -> str:
+    office = (
+        FiscaliaRegional(plan.fiscalia_regional).label
+        if plan.fiscalia_regional != FiscaliaRegional.UNKNOWN
+        else "fiscalía a cargo de la causa"
+    )
+    number, year = rng.randrange(100, 9000), plan.facts.intake_date.year
+    return (
+        f"Orden del fiscal de la {office}, oficio N° {number}/{year}, que instruye compartir la identidad de "
+        "las víctimas para coordinar su protección."
+    )
+
+
+def build_share_plan(plans: Sequence[CasePlan], *, seed: int = DEMO_SHARE_SEED) -> list[SharePlan]:
+    """Which demo cases their lead institution shares, with whom and at what level: a pure
+    function of the case plan and ``seed``.
+
+    About a fifth of the cases, each with one or two institutions that the case concerns, at
+    *ver*; a few at *colaborar*, a few at *ver identidad* on a prosecutor's order. Only cases
+    whose lead has a demo case officer are shared: sharing is that officer's act.
+    """
+    rng = random.Random(seed)
+    officers = sharing_usernames()
+    eligible = [plan for plan in plans if plan.lead in officers]
+    wanted = min(len(eligible), round(len(plans) * SHARED_CASE_SHARE))
+    chosen = sorted(rng.sample(range(len(eligible)), wanted))
+    shares: list[SharePlan] = []
+    for index in chosen:
+        plan = eligible[index]
+        candidates = _share_candidates(plan)
+        count = min(len(candidates), 1 if rng.random() < 0.7 else 2)
+        for _ in range(count):
+            institution = WeightedChoice(candidates)(rng)
+            del candidates[institution]
+            identity, collaborate = rng.random() < SHARE_IDENTITY, rng.random() < SHARE_COLLABORATE
+            shares.append(
+                SharePlan(
+                    ruc=plan.ruc,
+                    lead=plan.lead,
+                    institution=institution,
+                    reason=_SHARE_WITH[institution][1],
+                    can_view_identity=identity,
+                    can_collaborate=collaborate,
+                    legal_basis=_legal_basis(rng, plan) if identity else "",
+                )
+            )
+    # A small sample might miss a level: make sure the demo shows each a few times.
+    by_ruc = {plan.ruc: plan for plan in eligible}
+    for level in ("can_view_identity", "can_collaborate"):
+        missing = FORCED_PER_LEVEL - sum(getattr(share, level) for share in shares)
+        plain = [position for position, share in enumerate(shares) if not getattr(share, level)]
+        for position in rng.sample(plain, max(0, missing)):
+            share = shares[position]
+            extra: dict[str, object] = {level: True}
+            if level == "can_view_identity":
+                extra["legal_basis"] = _legal_basis(rng, by_ruc[share.ruc])
+            shares[position] = dataclasses.replace(share, **extra)
+    return shares

@@ -291,13 +291,14 @@ class CaseOffender(models.Model):
 @track_changes
 class CaseGroupObjectPermission(GroupObjectPermissionBase):
     """Guardian's direct foreign-key table: which institution group holds which permission on
-    which case. Indexed for "every case my institution may see" (see cases.selectors)."""
+    which case (see cases.access)."""
 
     content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
 
     class Meta(GroupObjectPermissionBase.Meta):
         default_permissions = ()
-        indexes = [models.Index(fields=["group", "permission", "content_object"], name="case_grant_lookup_idx")]
+        # guardian's unique (group, permission, content_object) is the index every visibility
+        # query reads ("every case my institution may see"); no second index is needed.
 
 
 @track_changes

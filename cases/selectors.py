@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from cases.access import require_case_permission, visible_case_ids
+from cases.access import require_case_permission, user_group_id, visible_case_ids
 from cases.constants import CasePermission
 from cases.models import AccessRequest, Case, CaseShare
 from institutions.models import User
@@ -15,7 +16,31 @@ def case_list(*, user: User) -> QuerySet[Case]:
     """Every case the user's institution may see; none for users without an institution."""
     if not user.is_authenticated or not user.is_active or user.institution_id is None:
         return Case.objects.none()
-    return Case.objects.filter(pk__in=visible_case_ids(user.institution_id)).select_related("lead_institution")
+    return Case.objects.filter(pk__in=visible_case_ids(user_group_id(user))).select_related("lead_institution")
+
+
+def case_list_count(*, user: User) -> int:
+    """How many cases the user's institution may see, counted on the grant table alone (one row
+    per visible case: unique on group, permission and case), never by scanning the cases."""
+    group_id = user_group_id(user)
+    return 0 if group_id is None else visible_case_ids(group_id).count()
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator whose total was counted elsewhere (case_list_count)."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.__dict__["count"] = count  # Paginator.count is a cached_property
+
+
+LIST_ORDER = ("-updated_at", "-id")
+
+
+def case_list_page(*, user: User, number, size: int = 25) -> Page:
+    """One page of the user's visible cases, newest change first, with its total."""
+    paginator = KnownCountPaginator(case_list(user=user).order_by(*LIST_ORDER), size, count=case_list_count(user=user))
+    return paginator.get_page(number)
 
 
 def case_get(*, user: User, case_id: int) -> Case:
@@ -34,7 +59,7 @@ def access_requests_for_lead(*, user: User) -> QuerySet[AccessRequest]:
     if not user.is_authenticated or user.institution_id is None:
         return AccessRequest.objects.none()
     return (
-        AccessRequest.objects.filter(case__in=visible_case_ids(user.institution_id, CasePermission.ADMINISTER))
+        AccessRequest.objects.filter(case__in=visible_case_ids(user_group_id(user), CasePermission.ADMINISTER))
         .select_related("institution", "case")
         .order_by("-created_at")
     )

@@ -20,6 +20,7 @@ from cases.access import (
     grant_permissions,
     require_case_permission,
     revoke_permissions,
+    user_group_id,
     visible_case_ids,
 )
 from cases.constants import AccessRequestStatus, CasePermission
@@ -188,7 +189,7 @@ def _cases_with_document_hidden_from(user: User, document_type: str, number: str
     index = document_blind_index(document_type, number)
     return (
         Case.objects.filter(pk__in=CaseVictim.objects.filter(victim__document_index=index).values("case_id"))
-        .exclude(pk__in=visible_case_ids(user.institution_id))
+        .exclude(pk__in=visible_case_ids(user_group_id(user)))
         .select_related("lead_institution")
     )
 

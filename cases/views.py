@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases.access import require_case_permission, user_case_permissions
 from cases.constants import CasePermission
-from cases.selectors import access_requests_for_lead, case_get, case_list, case_shares
+from cases.selectors import access_requests_for_lead, case_get, case_list_page, case_shares
 from cases.sharing import access_request_decide, case_share, case_unshare
 from institutions.models import Institution
 from kernel.models import AccessEvent
@@ -27,8 +27,7 @@ PAGE_SIZE = 25
 @require_GET
 @login_required
 def case_list_view(request):
-    cases = case_list(user=request.user).order_by("-updated_at", "-id")
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("pagina"))
+    page = case_list_page(user=request.user, number=request.GET.get("pagina"), size=PAGE_SIZE)
     return render(request, "cases/case_list.html", {"page": page})
 
 

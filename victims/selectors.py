@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from cases.access import NOT_FOUND_MESSAGE, visible_case_ids
+from cases.access import NOT_FOUND_MESSAGE, user_group_id, visible_case_ids
 from cases.constants import CasePermission
 from cases.models import CaseShare
 from institutions.models import Institution, User
@@ -24,7 +24,7 @@ def victim_list(*, user: User) -> QuerySet[Victim]:
     if not _member(user):
         return Victim.objects.none()
     in_visible_case = Q(
-        pk__in=CaseVictim.objects.filter(case__in=visible_case_ids(user.institution_id)).values("victim_id")
+        pk__in=CaseVictim.objects.filter(case__in=visible_case_ids(user_group_id(user))).values("victim_id")
     )
     registered_without_case = Q(registering_institution_id=user.institution_id, case_links__isnull=True)
     return Victim.objects.filter(in_visible_case | registered_without_case).distinct()
@@ -39,7 +39,7 @@ def victim_get(*, user: User, victim_id) -> Victim:
 
 def case_victims(*, user: User, case_id: int) -> QuerySet[CaseVictim]:
     """The victims of a visible case (callers check visibility first: cases.selectors.case_get)."""
-    return CaseVictim.objects.filter(case_id=case_id, case__in=visible_case_ids(user.institution_id)).select_related(
+    return CaseVictim.objects.filter(case_id=case_id, case__in=visible_case_ids(user_group_id(user))).select_related(
         "victim"
     )
 
@@ -57,7 +57,7 @@ def victim_identity_allowed(*, user: User, victim: Victim) -> bool:
     links = CaseVictim.objects.filter(victim=victim)
     if not links.exists():
         return victim.registering_institution_id == institution_id
-    with_identity = links.filter(case__in=visible_case_ids(institution_id, CasePermission.VIEW_IDENTITY))
+    with_identity = links.filter(case__in=visible_case_ids(user_group_id(user), CasePermission.VIEW_IDENTITY))
     if with_identity.filter(case__lead_institution_id=institution_id).exists():
         return True
     shares = CaseShare.objects.filter(
@@ -79,7 +79,7 @@ def document_registered_elsewhere(*, user: User, document_type: str, document_nu
         return []
     index = document_blind_index(document_type, document_number)
     hidden_links = CaseVictim.objects.filter(victim__document_index=index).exclude(
-        case__in=visible_case_ids(user.institution_id)
+        case__in=visible_case_ids(user_group_id(user))
     )
     lead_ids = hidden_links.values("case__lead_institution_id")
     registering_ids = Victim.objects.filter(document_index=index, case_links__isnull=True).values(

@@ -2,22 +2,27 @@
 
 import datetime
 import io
+from collections import Counter
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.test import override_settings
 from django.utils import timezone
 
-from cases.constants import CaseStatus, TerminationType, TraffickingPurpose
-from cases.demo_data import DEMO_PASSWORD, DEMO_USERS, build_demo_plan
-from cases.models import Case, CaseExternalReference, CaseOffender, Offender
+from cases import demo_data
+from cases.constants import CasePermission, CaseStatus, TerminationType, TraffickingPurpose
+from cases.demo_data import DEMO_PASSWORD, DEMO_USERS, build_demo_plan, build_share_plan, sharing_usernames
+from cases.models import Case, CaseExternalReference, CaseGroupObjectPermission, CaseOffender, CaseShare, Offender
+from cases.selectors import case_list
 from institutions.constants import InstitutionKind, Role
 from institutions.models import Institution, User
 from kernel.choices import Region, Sex
+from kernel.constants import AccessAction
 from kernel.identity_documents import DocumentType, document_blind_index, normalise_run
+from kernel.models import AccessEvent
 from victims.constants import AgeStatus
 from victims.models import CaseVictim, Victim
 
@@ -38,7 +43,18 @@ def demo_output(django_db_setup, django_db_blocker):
 def counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (Institution, User, Case, CaseExternalReference, Victim, CaseVictim, Offender, CaseOffender)
+        for model in (
+            Institution,
+            User,
+            Case,
+            CaseExternalReference,
+            Victim,
+            CaseVictim,
+            Offender,
+            CaseOffender,
+            CaseShare,
+            CaseGroupObjectPermission,
+        )
     }
 
 
@@ -80,6 +96,12 @@ def test_seed_demo_recreates_a_deleted_case_and_links_its_returning_victim_again
     call_command("seed_demo", stdout=io.StringIO())
 
     assert Case.objects.filter(ruc=ruc).exists()
+    shared_with = {
+        share.institution for share in build_share_plan(build_demo_plan(today=timezone.localdate())) if share.ruc == ruc
+    }
+    assert set(CaseShare.objects.filter(case__ruc=ruc).values_list("institution__short_name", flat=True)) == (
+        shared_with
+    )  # its shares are granted again too
     assert returning.case_links.filter(case__ruc=ruc).exists()  # found again, not registered twice
     assert returning.case_links.count() == 2
     (plan,) = [case for case in build_demo_plan(today=timezone.localdate()) if case.ruc == ruc]
@@ -238,6 +260,91 @@ def test_seed_demo_prints_every_demo_login_with_its_password(demo_output):
         assert (user.institution or "-") in line
 
 
+def share_permissions(share: CaseShare) -> set[str]:
+    expected = {CasePermission.VIEW}
+    expected |= {CasePermission.VIEW_IDENTITY} if share.can_view_identity else set()
+    expected |= {CasePermission.COLLABORATE} if share.can_collaborate else set()
+    return expected
+
+
+@pytest.mark.slow
+def test_seed_demo_shares_about_a_fifth_of_the_cases_with_one_or_two_institutions(demo_output):
+    shares = list(CaseShare.objects.select_related("case", "granted_by"))
+    per_case = Counter(share.case_id for share in shares)
+
+    assert 0.17 <= len(per_case) / Case.objects.count() <= 0.23
+    assert set(per_case.values()) == {1, 2}
+    assert 3 <= sum(share.can_collaborate for share in shares) <= len(shares) / 4
+    assert 3 <= sum(share.can_view_identity for share in shares) <= len(shares) / 4
+    for share in shares:
+        assert share.is_active and share.reason
+        assert share.institution_id != share.case.lead_institution_id
+        # Shared by a case officer of the lead institution, as only they may.
+        assert share.granted_by.institution_id == share.case.lead_institution_id
+        assert share.granted_by.role == Role.CASE_OFFICER
+        if share.can_view_identity:
+            assert share.legal_basis.startswith("Orden del fiscal")
+        else:
+            assert share.legal_basis == ""
+
+
+@pytest.mark.slow
+def test_seed_demo_shares_grant_exactly_their_levels_and_are_in_the_access_log(demo_output):
+    shares = list(CaseShare.objects.select_related("case"))
+    grants = grants_by_case({share.case_id for share in shares})
+
+    for share in shares:
+        assert grants[share.case_id][share.institution_id] == share_permissions(share)
+        assert grants[share.case_id][share.case.lead_institution_id] == set(CasePermission.LEAD)
+    events = AccessEvent.objects.filter(action=AccessAction.SHARE)
+    assert events.count() == len(shares)  # one event per share: the real service wrote them
+    assert events.filter(rests_on_legal_basis=True).count() == sum(share.can_view_identity for share in shares)
+
+
+@pytest.mark.slow
+def test_demo_officers_see_the_cases_shared_with_their_institution(demo_output):
+    officers = {short_name: User.objects.get(username=name) for short_name, name in sharing_usernames().items()}
+    received = CaseShare.objects.filter(institution__short_name__in=officers).select_related("institution")
+    assert received.exists()
+    for share in received:
+        assert case_list(user=officers[share.institution.short_name]).filter(pk=share.case_id).exists()
+
+
+@pytest.mark.slow
+def test_seed_demo_does_not_share_again_a_case_whose_share_was_revoked(demo_output):
+    share = CaseShare.objects.select_related("granted_by").order_by("id").first()
+    CaseShare.objects.filter(pk=share.pk).update(
+        revoked_at=timezone.now(), revoked_by=share.granted_by, revoke_reason="Fin de la coordinación."
+    )
+
+    output = io.StringIO()
+    call_command("seed_demo", stdout=output)
+
+    assert "nothing was created" in output.getvalue()
+    assert not CaseShare.objects.filter(case_id=share.case_id, institution_id=share.institution_id).exclude(pk=share.pk)
+
+
+def test_demo_share_plan_is_the_same_whatever_day_it_is_built_and_only_leads_with_officers_share():
+    first = build_share_plan(build_demo_plan(today=datetime.date(2026, 11, 28)))
+    later = build_share_plan(build_demo_plan(today=datetime.date(2031, 1, 1)))
+    assert first == later
+    assert {share.lead for share in first} <= set(sharing_usernames())
+    assert all(share.institution != share.lead for share in first)
+
+
+class AllZeros:
+    """A generator that draws the first choice every time: "0" for a digit."""
+
+    def choice(self, values):
+        return values[0]
+
+
+@pytest.mark.parametrize("shape", ["9999999", "999999999", "999-9999999-9", "AA9999999"])
+def test_a_drawn_document_number_that_comes_out_all_zeros_is_still_a_valid_document(shape):
+    number = demo_data._shaped(AllZeros(), shape)
+    assert len(document_blind_index(DocumentType.FOREIGN_ID, number)) > 0  # raises if malformed
+
+
 def test_demo_plan_is_the_same_whatever_day_it_is_built():
     first = build_demo_plan(today=datetime.date(2026, 11, 28))
     later = build_demo_plan(today=datetime.date(2031, 1, 1))
@@ -314,3 +421,62 @@ def test_generate_dataset_spreads_cases_over_forty_institutions_adding_synthetic
     assert synthetic == max(0, 40 - active_before)
     leads = Case.objects.exclude(id__in=existing).values("lead_institution").distinct().count()
     assert leads >= 25
+
+
+def grants_by_case(case_ids) -> dict[int, dict[int, set[str]]]:
+    """case id -> institution id -> permission codenames its group holds on the case."""
+    grants: dict[int, dict[int, set[str]]] = {}
+    rows = CaseGroupObjectPermission.objects.filter(content_object_id__in=case_ids).values_list(
+        "content_object_id", "group__institution__id", "permission__codename"
+    )
+    for case_id, institution_id, codename in rows:
+        grants.setdefault(case_id, {}).setdefault(institution_id, set()).add(codename)
+    return grants
+
+
+def test_generate_dataset_gives_every_lead_institution_exactly_its_four_permissions():
+    existing = set(Case.objects.values_list("id", flat=True))
+    generate(200, seed=13)
+
+    new_cases = dict(Case.objects.exclude(id__in=existing).values_list("id", "lead_institution_id"))
+    grants = grants_by_case(new_cases)
+    assert len(new_cases) == 200
+    for case_id, lead_id in new_cases.items():
+        assert grants[case_id][lead_id] == set(CasePermission.LEAD)
+    lead_rows = CaseGroupObjectPermission.objects.filter(
+        content_object_id__in=new_cases, group__institution__led_cases=F("content_object_id")
+    )
+    assert lead_rows.count() == 4 * 200
+
+
+def test_generate_dataset_shares_cases_and_each_active_share_grants_exactly_what_its_flags_say():
+    existing = set(Case.objects.values_list("id", flat=True))
+    generate(200, seed=17)
+
+    new_cases = dict(Case.objects.exclude(id__in=existing).values_list("id", "lead_institution_id"))
+    grants = grants_by_case(new_cases)
+    shares = list(CaseShare.objects.filter(case_id__in=new_cases).select_related("granted_by"))
+    per_case = Counter(share.case_id for share in shares)
+    assert 0.9 <= len(shares) / 200 <= 1.6 and max(per_case.values()) <= 3
+    assert 0 < sum(not share.is_active for share in shares) < 0.15 * len(shares)
+    for share in shares:
+        lead_id = new_cases[share.case_id]
+        assert share.institution_id != lead_id
+        assert share.granted_by.institution_id == lead_id and share.granted_by.role == Role.CASE_OFFICER
+        assert share.reason
+        held = grants[share.case_id].get(share.institution_id, set())
+        if not share.is_active:
+            assert held == set()  # a revoked share grants nothing
+            assert share.revoked_at >= share.created_at and share.revoked_by_id == share.granted_by_id
+            continue
+        expected = {CasePermission.VIEW}
+        expected |= {CasePermission.VIEW_IDENTITY} if share.can_view_identity else set()
+        expected |= {CasePermission.COLLABORATE} if share.can_collaborate else set()
+        assert held == expected
+        assert bool(share.legal_basis) == share.can_view_identity  # identity rests on a stated legal basis
+    active = [share for share in shares if share.is_active]
+    assert any(share.can_view_identity for share in active) and any(share.can_collaborate for share in active)
+    assert any(not share.can_view_identity and not share.can_collaborate for share in active)
+    for case_id, lead_id in new_cases.items():
+        sharing = {share.institution_id for share in active if share.case_id == case_id}
+        assert set(grants[case_id]) == {lead_id} | sharing  # nobody else holds anything

@@ -1,8 +1,11 @@
-"""``manage.py seed_demo``: the demo institutions, logins and about 300 cases. Idempotent.
+"""``manage.py seed_demo``: the demo institutions, logins and about 300 cases, a fifth of them
+shared with other institutions. Idempotent.
 
-Rows are keyed by natural keys (institution short name, username, case RUC): whatever exists is
-left exactly as it is, whatever is missing is created. Cases go through the same services as
-the UI and the API, so the demo set passes every validation real data must pass.
+Rows are keyed by natural keys (institution short name, username, case RUC, and case plus
+grantee for a share): whatever exists is left exactly as it is, whatever is missing is created.
+A share that was revoked since counts as existing and is not granted again. Cases and shares go
+through the same services as the UI and the API (shares as the lead's demo case officer), so
+the demo set passes every validation and leaves every audit event real data would.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from django.utils import timezone
 
 from cases import demo_data
 from cases.demo_data import DEMO_PASSWORD, DEMO_USERS, INSTITUTIONS, CasePlan, PersonPlan, VictimSlot
-from cases.models import Case
+from cases.models import Case, CaseShare
 from cases.services import case_create, offender_link_to_case, offender_register
+from cases.sharing import case_share
 from institutions.models import Institution, User
 from victims.models import CaseVictim, Victim
 from victims.services import victim_link_to_case, victim_register
@@ -27,7 +31,8 @@ from victims.services import victim_link_to_case, victim_register
 class Command(BaseCommand):
     help = (
         "Create the demo MITP institutions, demo logins (one shared password) and about 300 cases with "
-        "victims and offenders. Idempotent: existing rows are left untouched. Prints the demo logins."
+        "victims and offenders, a fifth of them shared with other institutions. Idempotent: existing rows "
+        "are left untouched. Prints the demo logins."
     )
 
     def add_arguments(self, parser):
@@ -44,7 +49,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             institutions = self._institutions(created)
             users = self._users(institutions, created)
-            self._cases(institutions, users, created)
+            plan = demo_data.build_demo_plan(today=timezone.localdate())
+            self._cases(plan, institutions, users, created)
+            self._shares(plan, institutions, users, created)
         elapsed = time.perf_counter() - started
 
         created = +created  # drop the zero counts
@@ -95,8 +102,13 @@ class Command(BaseCommand):
 
     # --- cases ------------------------------------------------------------------------------
 
-    def _cases(self, institutions: dict[str, Institution], users: dict[str, User], created: Counter[str]) -> None:
-        plan = demo_data.build_demo_plan(today=timezone.localdate())
+    def _cases(
+        self,
+        plan: list[CasePlan],
+        institutions: dict[str, Institution],
+        users: dict[str, User],
+        created: Counter[str],
+    ) -> None:
         existing = set(Case.objects.filter(ruc__in=[case.ruc for case in plan]).values_list("ruc", flat=True))
         actors = {short_name: users[username] for short_name, username in demo_data.acting_usernames().items()}
         registered: dict[tuple[str, int], Victim] = {}  # (RUC, position) -> victim, for returning victims
@@ -154,6 +166,32 @@ class Command(BaseCommand):
                 is_convicted=offender_plan.is_convicted,
                 sentence_date=offender_plan.sentence_date,
             )
+
+    def _shares(
+        self,
+        plan: list[CasePlan],
+        institutions: dict[str, Institution],
+        users: dict[str, User],
+        created: Counter[str],
+    ) -> None:
+        shares = demo_data.build_share_plan(plan)
+        rucs = {share.ruc for share in shares}
+        case_ids = dict(Case.objects.filter(ruc__in=rucs).values_list("ruc", "id"))
+        existing = set(CaseShare.objects.filter(case__ruc__in=rucs).values_list("case__ruc", "institution__short_name"))
+        officers = {short_name: users[username] for short_name, username in demo_data.sharing_usernames().items()}
+        for share in shares:
+            if (share.ruc, share.institution) in existing:
+                continue
+            case_share(
+                actor=officers[share.lead],
+                case_id=case_ids[share.ruc],
+                institution=institutions[share.institution],
+                reason=share.reason,
+                can_view_identity=share.can_view_identity,
+                can_collaborate=share.can_collaborate,
+                legal_basis=share.legal_basis,
+            )
+            created["shares"] += 1
 
     @staticmethod
     def _register_victim(person: PersonPlan, institution: Institution, actor: User | None) -> Victim:
