@@ -37,10 +37,14 @@ class KnownCountPaginator(Paginator):
 LIST_ORDER = ("-updated_at", "-id")
 
 
+# What a row of the case list shows; loading nothing else keeps the page near raw SQL speed.
+LIST_FIELDS = ("id", "ruc", "intake_date", "status", "purpose", "updated_at", "lead_institution__short_name")
+
+
 def case_list_page(*, user: User, number, size: int = 25) -> Page:
     """One page of the user's visible cases, newest change first, with its total."""
-    paginator = KnownCountPaginator(case_list(user=user).order_by(*LIST_ORDER), size, count=case_list_count(user=user))
-    return paginator.get_page(number)
+    cases = case_list(user=user).order_by(*LIST_ORDER).only(*LIST_FIELDS)
+    return KnownCountPaginator(cases, size, count=case_list_count(user=user)).get_page(number)
 
 
 def case_get(*, user: User, case_id: int) -> Case:
