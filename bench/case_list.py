@@ -48,12 +48,12 @@ def _app_page(user, size: int) -> tuple[list[dict], int]:
     result = case_list_page(user=user, number=1, size=size)
     page = [
         {
-            "id": case.pk,
+            "id": case.id,
             "ruc": case.ruc,
             "intake_date": case.intake_date,
             "status": case.status,
             "purpose": case.purpose,
-            "lead_institution": case.lead_institution.short_name,
+            "lead_institution": case.lead_short_name,
             "updated_at": case.updated_at,
         }
         for case in result.object_list
