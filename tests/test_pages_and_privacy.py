@@ -88,3 +88,11 @@ def test_identity_never_reaches_the_logs_even_with_sql_logging_on(settings, capl
     logged = "\n".join(record.getMessage() + repr(getattr(record, "params", "")) for record in caplog.records)
     assert "victims_victim" in logged  # the SQL really was logged
     assert name not in logged and "16789012" not in logged and "16.789.012" not in logged
+
+
+def test_the_duplicate_check_never_takes_the_document_from_the_url(client, officer):
+    client.force_login(officer)
+    response = client.get("/victimas/duplicados/", {"tipo": "run", "numero": "12.345.678-5"})
+    assert response.status_code == 200
+    assert response.context["number"] == ""  # ignored: a document in a URL would reach logs
+    assert 'method="post"' in response.content.decode()

@@ -6,7 +6,7 @@ import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.sharing import access_request_create
 from kernel.identity_documents import DocumentType
@@ -72,13 +72,17 @@ def consent_withdraw_view(request, victim_id, consent_id: int):
     return redirect("victims:detail", victim_id=victim_id)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
+@confidential
 @refused_input
 def duplicate_check_view(request):
-    """'¿Ya está registrada esta persona?' — answers only with institution names."""
-    document_type = request.GET.get("tipo", DocumentType.RUN)
-    number = request.GET.get("numero", "")
+    """'¿Ya está registrada esta persona?' — answers only with institution names.
+
+    The document number travels in the body of a POST, never in the URL (URLs end up in server
+    logs and browser history)."""
+    document_type = request.POST.get("tipo", DocumentType.RUN)
+    number = request.POST.get("numero", "") if request.method == "POST" else ""
     institutions = (
         duplicate_check(user=request.user, document_type=document_type, document_number=number) if number else []
     )

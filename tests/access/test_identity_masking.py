@@ -259,7 +259,7 @@ def test_the_duplicate_check_tells_a_ver_only_user_nothing_of_a_planted_document
     if spelling == "compact":
         number = number.replace(".", "").replace("-", "")
     client.force_login(scenario.ver_user(role))
-    response = client.get(reverse("victims:duplicate_check"), {"tipo": person["document_type"], "numero": number})
+    response = client.post(reverse("victims:duplicate_check"), {"tipo": person["document_type"], "numero": number})
     assert response.status_code == 200
     # The page may repeat the number the user typed: that reveals nothing.
     assert not leaks(response, echoed=frozenset(_document_forms(person)))

@@ -530,7 +530,7 @@ def test_differently_formatted_runs_find_the_same_person(world, hidden_person, s
 
 def test_the_duplicate_check_page_shows_the_institution_name_and_nothing_else(world, hidden_person, client):
     client.force_login(world.stranger_officer)
-    response = client.get("/victimas/duplicados/", {"tipo": "run", "numero": "15000005k"})
+    response = client.post("/victimas/duplicados/", {"tipo": "run", "numero": "15000005k"})
     assert response.status_code == 200
     body = response.content.decode()
     assert world.lead.name in body
@@ -561,7 +561,7 @@ def test_the_duplicate_check_answers_nothing_for_an_unknown_person(world, hidden
         == []
     )
     client.force_login(world.stranger_officer)
-    body = client.get("/victimas/duplicados/", {"tipo": "run", "numero": "15000013-0"}).content.decode()
+    body = client.post("/victimas/duplicados/", {"tipo": "run", "numero": "15000013-0"}).content.decode()
     assert world.lead.name not in body
 
 

@@ -716,7 +716,7 @@ def test_a_row_altered_from_another_superuser_session_is_named():
 
 def test_a_duplicate_check_that_finds_the_person_writes_an_event_without_the_document(world, client):
     client.force_login(world.stranger_officer)
-    response = client.get("/victimas/duplicados/", {"tipo": "run", "numero": "15.000.036-K"})
+    response = client.post("/victimas/duplicados/", {"tipo": "run", "numero": "15.000.036-K"})
     assert world.lead.name in response.content.decode()
     event = only_event(AccessAction.DUPLICATE_FOUND)
     assert_by(event, world.stranger_officer)
@@ -726,7 +726,7 @@ def test_a_duplicate_check_that_finds_the_person_writes_an_event_without_the_doc
 
 def test_a_duplicate_check_that_finds_nobody_writes_no_event(world, client):
     client.force_login(world.stranger_officer)
-    client.get("/victimas/duplicados/", {"tipo": "run", "numero": "11.111.111-1"})
+    client.post("/victimas/duplicados/", {"tipo": "run", "numero": "11.111.111-1"})
     assert not AccessEvent.objects.filter(action=AccessAction.DUPLICATE_FOUND).exists()
 
 
