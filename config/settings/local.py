@@ -1,10 +1,17 @@
-"""Developer machine. `make install` writes var/dev.env (keys); `make run` sets the URLs."""
+"""Developer machine. `make install` writes var/dev.env (keys); without DATABASE_URL/REDIS_URL
+the embedded servers of `make run` are assumed (their sockets live in var/), so manage.py
+commands work in another terminal while `make run` is serving."""
 
+import os
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 
-environ.Env.read_env(Path(__file__).resolve().parent.parent.parent / "var" / "dev.env")
+VAR = Path(__file__).resolve().parent.parent.parent / "var"
+environ.Env.read_env(VAR / "dev.env")
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres@/mitp?host={quote(str(VAR / 'pg'))}")
+os.environ.setdefault("REDIS_URL", f"unix://{VAR / 'redis' / 'redis.sock'}?db=0")
 
 from config.settings.base import *  # noqa: E402, F403
 from config.settings.base import env  # noqa: E402
