@@ -18,6 +18,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 from django.utils.dateparse import parse_date
@@ -147,8 +148,6 @@ class EncryptedTextField(EncryptedFieldMixin, models.Field):
 
     def __init__(self, *args, max_length: int = 200, **kwargs):
         super().__init__(*args, max_length=max_length, **kwargs)
-        from django.core.validators import MaxLengthValidator
-
         self.validators.append(MaxLengthValidator(max_length))
 
     def to_python(self, value):

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from cases.access import NOT_FOUND_MESSAGE, user_case_permissions
 from cases.constants import CasePermission
 from cases.models import CaseOffender, CaseShare, Offender
+from cases.selectors import case_get
 from institutions.models import User
 from kernel.audit import audit_record
 from kernel.constants import AccessAction
@@ -70,8 +71,6 @@ def _rests_on_legal_basis(user: User, victim: Victim) -> bool:
 def offender_identity_reveal(*, user: User, case_id: int, offender_id, client_id: str = "") -> dict:
     """An offender's identity, for the lead or a grantee whose identity access states a legal
     basis (a victim's consent never covers an offender)."""
-    from cases.selectors import case_get
-
     case = case_get(user=user, case_id=case_id)
     link = CaseOffender.objects.filter(case=case, offender_id=offender_id).select_related("offender").first()
     if link is None:

@@ -21,7 +21,6 @@ from kernel.fields import EncryptedFieldMixin, encrypted_fields
 @dataclass
 class RotationReport:
     model: str
-    rows_examined: int = 0
     rows_rewritten: int = 0
     values_rewritten: int = 0
     values_by_old_version: dict[int, int] = field(default_factory=dict)
@@ -98,7 +97,6 @@ def rotate_model(
                     report.values_by_old_version[old_version] = report.values_by_old_version.get(old_version, 0) + 1
                     new_values.append(aead.reseal(value, context=f.context_for(pk), keyring=keyring))
                     changed += 1
-                report.rows_examined += 1
                 report.values_rewritten += changed
                 report.rows_rewritten += 1
                 updates.append([*new_values, pk])
