@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from institutions import auth_views as institution_auth_views
 from kernel import audit_views
 from kernel import views as kernel_views
 
@@ -10,7 +11,9 @@ admin.site.site_title = "Administración MITP"
 
 urlpatterns = [
     path("", kernel_views.home, name="home"),
-    path("ingresar/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("ingresar/", institution_auth_views.LoginView.as_view(), name="login"),
+    path("ingresar/verificar/", institution_auth_views.two_factor_verify_view, name="two_factor_verify"),
+    path("ingresar/segundo-factor/", institution_auth_views.two_factor_enroll_view, name="two_factor_enroll"),
     path("salir/", auth_views.LogoutView.as_view(), name="logout"),
     path("salud/", kernel_views.health, name="health"),
     path("auditoria/", audit_views.institution_access_log_view, name="access_log"),

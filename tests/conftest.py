@@ -1,6 +1,13 @@
 import pytest
 
+from tests.clients import VerifiedClient
 from tests.factories import InstitutionFactory, UserFactory
+
+
+@pytest.fixture
+def client():
+    """Django's test client, with force_login passing the second factor (tests/clients.py)."""
+    return VerifiedClient()
 
 
 @pytest.fixture

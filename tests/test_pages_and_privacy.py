@@ -24,9 +24,9 @@ def test_pages_require_login(client, db):
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
-def test_an_officer_can_log_in_and_sees_their_institution(client, officer):
-    response = client.post(reverse("login"), {"username": "oficial.pdi", "password": "clave-de-prueba-segura"})
-    assert response.status_code == 302
+def test_an_officer_with_a_verified_session_sees_their_institution(client, officer):
+    # The password + TOTP steps themselves: tests/institutions/test_login_and_two_factor.py.
+    client.force_login(officer)
     assert "Policía de Investigaciones de Chile" in client.get(reverse("home")).content.decode()
 
 
