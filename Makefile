@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 LOCKS := requirements/base.txt requirements/dev.txt
+# Test-only JavaScript from the npm registry (axe-core for tests/e2e), per package-lock.json.
+JS_STAMP := node_modules/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run test lint format bench lock clean-data
+.PHONY: install install-js run test lint format bench lock clean-data
 
 install: $(VENV)/.installed var/dev.env
 
@@ -18,6 +20,18 @@ $(VENV)/.installed: $(LOCKS)
 var/dev.env: | $(VENV)/.installed
 	$(PY) -m devtools init-env
 
+install-js: $(JS_STAMP)
+
+# Re-run only when the lock changes. --ignore-scripts: no package code runs at install time.
+# Without npm the browser tests' accessibility checks skip (or fail, with MITP_REQUIRE_BROWSER=1).
+$(JS_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "npm ci --ignore-scripts --no-audit --no-fund"; \
+		npm ci --ignore-scripts --no-audit --no-fund && touch $@; \
+	else \
+		echo "npm not found: axe-core is not installed, the accessibility checks in tests/e2e will skip (apt-get install npm)"; \
+	fi
+
 run: install
 	$(PY) -m devtools run
 
@@ -25,7 +39,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
-test: lint
+test: lint $(JS_STAMP)
 	$(PY) -m devtools with-services -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

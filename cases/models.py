@@ -231,6 +231,8 @@ class Offender(TimeStampedModel):
     sex = models.CharField(_("sexo"), max_length=20, choices=Sex.choices, default=Sex.UNKNOWN)
     nationality = CountryField(_("nacionalidad"), blank=True)
     cases = models.ManyToManyField(Case, through="CaseOffender", related_name="offenders")
+    # Optimistic lock for edits (cases.services.offender_update), as on Case and Victim.
+    version = models.PositiveIntegerField(_("versión"), default=1, editable=False)
 
     class Meta:
         default_permissions = ()
@@ -245,6 +247,7 @@ class Offender(TimeStampedModel):
                 condition=Q(document_type__isnull=True, document_number__isnull=True, document_index__isnull=True)
                 | Q(document_type__isnull=False, document_number__isnull=False, document_index__isnull=False),
             ),
+            models.CheckConstraint(name="offender_version_positive", condition=Q(version__gte=1)),
         ]
 
     def __str__(self) -> str:

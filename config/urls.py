@@ -19,6 +19,7 @@ urlpatterns = [
     path("auditoria/", audit_views.institution_access_log_view, name="access_log"),
     path("", include("cases.urls")),
     path("", include("victims.urls")),
+    path("", include("institutions.urls")),
     path("api/v1/", include("config.api_urls")),
     path("admin-sistema/", admin.site.urls),
 ]

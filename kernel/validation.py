@@ -1,4 +1,6 @@
-from django.core.exceptions import ValidationError
+from collections.abc import Callable, Mapping
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
 from kernel.fields import DocumentBlindIndexField
@@ -24,3 +26,23 @@ def validate_instance(instance: models.Model) -> None:
                 exc.update_error_dict(errors)
     if errors:
         raise ValidationError(errors)
+
+
+def validation_errors(check: Callable[..., object], *args, **kwargs) -> dict[str, list[str]]:
+    """The errors ``check`` raises, keyed by field (empty if it passes): lets a service that
+    writes several records report every record's errors in one answer."""
+    try:
+        check(*args, **kwargs)
+    except ValidationError as exc:
+        return exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    return {}
+
+
+def raise_if_any(*errors: Mapping[str, list[str]]) -> None:
+    """Raise one ValidationError with all the given field errors, if there are any."""
+    merged: dict[str, list[str]] = {}
+    for error_dict in errors:
+        for name, messages in error_dict.items():
+            merged.setdefault(name, []).extend(messages)
+    if merged:
+        raise ValidationError(merged)

@@ -1,16 +1,48 @@
+import datetime
+
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from cases.selectors import (
+    SHARED_SINCE_DEFAULT,
+    home_cases_shared_since,
+    home_open_cases,
+    home_pending_access_requests,
+)
+from institutions.middleware import PREVIOUS_LOGIN
 from kernel.health import redis_ping
+from kernel.web import confidential
 
 
+def _previous_visit(request: HttpRequest) -> datetime.datetime:
+    """When the user last logged in before this session (stored by the login view); the last
+    SHARED_SINCE_DEFAULT days when unknown (first login, or a session opened otherwise)."""
+    stored = request.session.get(PREVIOUS_LOGIN)
+    previous = parse_datetime(stored) if isinstance(stored, str) else None
+    return previous or timezone.now() - SHARED_SINCE_DEFAULT
+
+
+@require_GET
 @login_required
+@confidential
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "kernel/home.html")
+    """Inicio: what needs the user's institution today. Every list and count goes through the
+    case selectors, so it holds only what the institution may see."""
+    since = _previous_visit(request)
+    context = {
+        "open_cases": home_open_cases(user=request.user),
+        "pending_requests": home_pending_access_requests(user=request.user),
+        "new_shares": home_cases_shared_since(user=request.user, since=since),
+        "since": since,
+        "since_known": isinstance(request.session.get(PREVIOUS_LOGIN), str),
+    }
+    return render(request, "kernel/home.html", context)
 
 
 @never_cache

@@ -96,3 +96,16 @@ def test_the_duplicate_check_never_takes_the_document_from_the_url(client, offic
     assert response.status_code == 200
     assert response.context["number"] == ""  # ignored: a document in a URL would reach logs
     assert 'method="post"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_not_found_and_forbidden_pages_are_in_spanish(client, officer):
+    client.force_login(officer)
+    not_found = client.get("/causas/999999999/")
+    assert not_found.status_code == 404
+    assert "Página no encontrada" in not_found.content.decode() and "Not Found" not in not_found.content.decode()
+    officer.role = "lector"
+    officer.save(update_fields=["role"])
+    forbidden = client.get(reverse("cases:create"))  # a reader registers no case
+    assert forbidden.status_code == 403
+    assert "Acción no permitida" in forbidden.content.decode() and "Forbidden" not in forbidden.content.decode()

@@ -7,15 +7,14 @@ from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from cases.access import NOT_FOUND_MESSAGE, user_case_permissions
-from cases.constants import CasePermission
+from cases.access import NOT_FOUND_MESSAGE
 from cases.models import CaseOffender, CaseShare, Offender
 from cases.selectors import case_get
 from institutions.models import User
 from kernel.audit import audit_record
 from kernel.constants import AccessAction
 from victims.models import Victim
-from victims.selectors import document_registered_elsewhere, victim_get, victim_identity_allowed
+from victims.selectors import case_identity_allowed, document_registered_elsewhere, victim_get, victim_identity_allowed
 
 IDENTITY_FIELDS = (
     "given_names",
@@ -75,14 +74,7 @@ def offender_identity_reveal(*, user: User, case_id: int, offender_id, client_id
     link = CaseOffender.objects.filter(case=case, offender_id=offender_id).select_related("offender").first()
     if link is None:
         raise Http404(NOT_FOUND_MESSAGE)
-    permissions = user_case_permissions(user, case.pk)
-    allowed = case.lead_institution_id == user.institution_id or (
-        CasePermission.VIEW_IDENTITY in permissions
-        and CaseShare.objects.filter(case=case, institution_id=user.institution_id, revoked_at__isnull=True)
-        .exclude(legal_basis="")
-        .exists()
-    )
-    if not allowed:
+    if not case_identity_allowed(user=user, case=case):
         raise PermissionDenied(_("Su institución no tiene acceso a la identidad de los imputados de esta causa."))
     offender: Offender = link.offender
     identity = {

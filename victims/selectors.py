@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from cases.access import NOT_FOUND_MESSAGE, user_group_id, visible_case_ids
+from cases.access import NOT_FOUND_MESSAGE, user_case_permissions, user_group_id, visible_case_ids
 from cases.constants import CasePermission
-from cases.models import CaseShare
+from cases.models import Case, CaseShare
 from institutions.models import Institution, User
 from kernel.identity_documents import document_blind_index
 from victims.models import CaseVictim, Victim
@@ -67,6 +67,26 @@ def victim_identity_allowed(*, user: User, victim: Victim) -> bool:
         can_view_identity=True,
     )
     return shares.filter(~Q(legal_basis="") | Q(consents__victim=victim, consents__withdrawn_on__isnull=True)).exists()
+
+
+def case_identity_allowed(*, user: User, case: Case) -> bool:
+    """May this user read the identity of the case's offenders, and write identity into the case?
+
+    Yes for the lead institution, and for a grantee holding *ver identidad* through an active
+    share that states a legal basis. A share resting on victims' consents does not count: a
+    consent is one victim's (ADR 0002), so it never covers offenders, nor a victim registered
+    into the case after the share was given.
+    """
+    if not _member(user):
+        return False
+    if case.lead_institution_id == user.institution_id:
+        return True
+    return (
+        CasePermission.VIEW_IDENTITY in user_case_permissions(user, case.pk)
+        and CaseShare.objects.filter(case_id=case.pk, institution_id=user.institution_id, revoked_at__isnull=True)
+        .exclude(legal_basis="")
+        .exists()
+    )
 
 
 def document_registered_elsewhere(*, user: User, document_type: str, document_number: str) -> list[str]:

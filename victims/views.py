@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cases.access import is_case_officer
 from cases.sharing import access_request_create
 from kernel.identity_documents import DocumentType
 from kernel.web import confidential, refused_input
@@ -25,9 +26,12 @@ def _client_ip(request) -> str | None:
 @confidential
 def victim_detail_view(request, victim_id):
     victim = victim_get(user=request.user, victim_id=victim_id)
+    identity_allowed = victim_identity_allowed(user=request.user, victim=victim)
     context = {
         "victim": victim,
-        "identity_allowed": victim_identity_allowed(user=request.user, victim=victim),
+        "identity_allowed": identity_allowed,
+        # The same rule as victims.consent: identity access and a case officer's role.
+        "can_manage_consent": identity_allowed and is_case_officer(request.user),
         "consents": victim.consents.order_by("-given_on"),
     }
     return render(request, "victims/victim_detail.html", context)

@@ -4,23 +4,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kernel', '0001_initial'),
+        ("kernel", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='accessevent',
-            name='access_event_action_valid',
+            model_name="accessevent",
+            name="access_event_action_valid",
         ),
         migrations.AlterField(
-            model_name='accessevent',
-            name='action',
-            field=models.CharField(choices=[('identidad_leida', 'Lectura de identidad'), ('exportacion', 'Exportación'), ('compartir', 'Causa compartida'), ('dejar_de_compartir', 'Causa dejada de compartir'), ('consentimiento_registrado', 'Consentimiento registrado'), ('consentimiento_retirado', 'Consentimiento retirado'), ('acceso_solicitado', 'Acceso solicitado'), ('acceso_aprobado', 'Solicitud de acceso aprobada'), ('acceso_rechazado', 'Solicitud de acceso rechazada'), ('duplicado_detectado', 'Persona registrada por otra institución'), ('ingreso', 'Ingreso'), ('salida', 'Salida'), ('ingreso_fallido', 'Ingreso fallido'), ('2fa_activado', 'Segundo factor activado'), ('2fa_restablecido', 'Segundo factor restablecido'), ('usuario_invitado', 'Usuario invitado'), ('usuario_rol_cambiado', 'Rol de usuario cambiado'), ('usuario_desactivado', 'Usuario desactivado'), ('usuario_reactivado', 'Usuario reactivado'), ('usuario_desbloqueado', 'Usuario desbloqueado'), ('clave_cambiada', 'Contraseña cambiada')], max_length=40),
+            model_name="accessevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("identidad_leida", "Lectura de identidad"),
+                    ("exportacion", "Exportación"),
+                    ("compartir", "Causa compartida"),
+                    ("dejar_de_compartir", "Causa dejada de compartir"),
+                    ("consentimiento_registrado", "Consentimiento registrado"),
+                    ("consentimiento_retirado", "Consentimiento retirado"),
+                    ("acceso_solicitado", "Acceso solicitado"),
+                    ("acceso_aprobado", "Solicitud de acceso aprobada"),
+                    ("acceso_rechazado", "Solicitud de acceso rechazada"),
+                    ("duplicado_detectado", "Persona registrada por otra institución"),
+                    ("ingreso", "Ingreso"),
+                    ("salida", "Salida"),
+                    ("ingreso_fallido", "Ingreso fallido"),
+                    ("2fa_activado", "Segundo factor activado"),
+                    ("2fa_restablecido", "Segundo factor restablecido"),
+                    ("usuario_invitado", "Usuario invitado"),
+                    ("usuario_rol_cambiado", "Rol de usuario cambiado"),
+                    ("usuario_desactivado", "Usuario desactivado"),
+                    ("usuario_reactivado", "Usuario reactivado"),
+                    ("usuario_desbloqueado", "Usuario desbloqueado"),
+                    ("clave_cambiada", "Contraseña cambiada"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accessevent',
-            constraint=models.CheckConstraint(condition=models.Q(('action__in', ['identidad_leida', 'exportacion', 'compartir', 'dejar_de_compartir', 'consentimiento_registrado', 'consentimiento_retirado', 'acceso_solicitado', 'acceso_aprobado', 'acceso_rechazado', 'duplicado_detectado', 'ingreso', 'salida', 'ingreso_fallido', '2fa_activado', '2fa_restablecido', 'usuario_invitado', 'usuario_rol_cambiado', 'usuario_desactivado', 'usuario_reactivado', 'usuario_desbloqueado', 'clave_cambiada'])), name='access_event_action_valid'),
+            model_name="accessevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "action__in",
+                        [
+                            "identidad_leida",
+                            "exportacion",
+                            "compartir",
+                            "dejar_de_compartir",
+                            "consentimiento_registrado",
+                            "consentimiento_retirado",
+                            "acceso_solicitado",
+                            "acceso_aprobado",
+                            "acceso_rechazado",
+                            "duplicado_detectado",
+                            "ingreso",
+                            "salida",
+                            "ingreso_fallido",
+                            "2fa_activado",
+                            "2fa_restablecido",
+                            "usuario_invitado",
+                            "usuario_rol_cambiado",
+                            "usuario_desactivado",
+                            "usuario_reactivado",
+                            "usuario_desbloqueado",
+                            "clave_cambiada",
+                        ],
+                    )
+                ),
+                name="access_event_action_valid",
+            ),
         ),
     ]

@@ -11,6 +11,12 @@ allowed (institution permission or role) → 403, allowed → the route's succes
 users are sent to the login page by the UI and refused with 401/403 by the API. Write probes
 send an empty or invalid body, so an allowed request ends refused as input (400, kernel.web
 refused_input) or in a redirect, and a refused one changes nothing.
+
+Routes whose object is a user account (an institutional administrator's pages) probe a member of
+the lead institution who is none of the subjects: the same subjects then read as "administrator
+of the member's institution" (allowed), "administrator of another one" (404: the member does not
+exist for them) and "any other role" (403, staff included). The invitation link is its own
+credential: every subject, anonymous included, gets the page (here saying the link is invalid).
 """
 
 from __future__ import annotations
@@ -21,15 +27,20 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.urls import URLResolver, include, path, re_path, reverse
 from django.urls.resolvers import RegexPattern
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases.constants import AccessRequestStatus, CasePermission
-from cases.models import AccessRequest, Case, CaseGroupObjectPermission, CaseOffender, CaseShare
+from cases.models import AccessRequest, Case, CaseGroupObjectPermission, CaseOffender, CaseShare, Offender
 from cases.selectors import case_list
 from config import urls as config_urls
+from institutions.constants import Role
 from institutions.models import User
 from tests.access.scenario import (
     MEMBERS,
@@ -41,7 +52,9 @@ from tests.access.scenario import (
     build_scenario,
     walk_routes,
 )
-from victims.models import CaseVictim, VictimConsent
+from tests.clients import verified_device
+from tests.factories import UserFactory
+from victims.models import CaseVictim, Victim, VictimConsent
 
 OK, DENIED, HIDDEN = "ok", 403, 404
 LOGIN, UNAUTHENTICATED = "login", "unauthenticated"
@@ -83,6 +96,14 @@ def identity_officer_writes(relation: str, role: str):
     return DENIED if relation in VISIBLE else HIDDEN
 
 
+def collaborator_officer_writes(relation: str, role: str):
+    """Editing a case and adding or editing its people: an officer of an institution holding
+    *colaborar* (the lead, or a grantee given it)."""
+    if relation in {"lead", "shared_collaborate"} and role == OFFICER:
+        return OK
+    return DENIED if relation in VISIBLE else HIDDEN
+
+
 def lead_decides_requests(relation: str, role: str):
     """A request is addressed to the lead and listed only there: everybody else gets 404."""
     if relation != "lead":
@@ -90,9 +111,19 @@ def lead_decides_requests(relation: str, role: str):
     return OK if role == OFFICER else DENIED
 
 
-def expected(rule: Callable[[str, str], object], *, api: bool) -> dict[str, object]:
+def lead_admin_manages_the_member(relation: str, role: str):
+    """User administration; the member belongs to the lead institution. Any role but
+    administrator is refused before the member is looked up."""
+    if role != Role.INSTITUTION_ADMIN:
+        return DENIED
+    return OK if relation == "lead" else HIDDEN
+
+
+def expected(rule: Callable[[str, str], object], *, api: bool, system_admins=HIDDEN) -> dict[str, object]:
     table = {f"{relation}-{role}": rule(relation, role) for relation in RELATIONS for role in ROLES}
-    table["staff"] = table["superuser"] = HIDDEN  # no institution, no grant: being superuser opens nothing
+    # Cases: no institution, no grant, so being superuser opens nothing (404). User administration:
+    # not an institutional administrator (403); system administrators use the system admin.
+    table["staff"] = table["superuser"] = system_admins
     table["anonymous"] = UNAUTHENTICATED if api else LOGIN
     return table
 
@@ -125,11 +156,84 @@ def _victim(s: Scenario) -> dict:
     return {"victim_id": s.victim_id}
 
 
+def _case_victim(s: Scenario) -> dict:
+    return {"case_id": s.case_id, "victim_id": s.victim_id}
+
+
+def _offender(s: Scenario) -> dict:
+    return {"case_id": s.case_id, "offender_id": s.offender_id}
+
+
+MEMBER = "lead.miembro"  # the account the user-administration probes act on
+
+
+def add_member(s: Scenario) -> None:
+    """A lector of the lead institution with a verified device and a failed login: something to
+    deactivate, reset and unlock. Not a subject, so signing a subject in never touches it."""
+    member = UserFactory(username=MEMBER, institution=s.institutions["lead"], role=Role.READER)
+    verified_device(member)
+    AccessAttempt.objects.create(username=MEMBER, ip_address="10.0.0.1", user_agent="x", failures_since_start=1)
+
+
+def _member(s: Scenario) -> dict:
+    return {"user_id": User.objects.get(username=MEMBER).pk}
+
+
+def _activation_link(s: Scenario) -> dict:
+    uid = urlsafe_base64_encode(force_bytes(User.objects.get(username=MEMBER).pk))
+    return {"uidb64": uid, "token": "enlace-vencido"}
+
+
 UI, API = {"api": False}, {"api": True}
-REFUSED_INPUT, REDIRECT = frozenset({400}), frozenset({302})
+USERS = {"api": False, "system_admins": DENIED}
+REFUSED_INPUT, REDIRECT, CONFLICT = frozenset({400}), frozenset({302}), frozenset({409})
+ANYONE_WITH_THE_LINK = {subject: OK for subject in SUBJECTS}
 
 MATRIX: dict[str, list[Probe]] = {
     "cases:detail": [Probe("GET", _case, expected(sees_the_case, **UI))],
+    # The case's tabs: pseudonyms and statistics for everyone who sees the case (identity only
+    # behind the audited POSTs below); the history tab scopes its access log per institution.
+    "cases:victims": [Probe("GET", _case, expected(sees_the_case, **UI))],
+    "cases:offenders": [Probe("GET", _case, expected(sees_the_case, **UI))],
+    "cases:history": [Probe("GET", _case, expected(sees_the_case, **UI))],
+    # Create and edit pages (cases/form_views.py, victims/form_views.py): the form itself is
+    # already a write page, so a reader gets 403 on the GET too. An empty POST is refused as
+    # input (400). Showing the identity on an edit page is an audited reveal, for the lead only
+    # here (shared_collaborate has no identity access; shared_identity may not write).
+    "cases:edit": [
+        Probe("GET", _case, expected(collaborator_officer_writes, **UI)),
+        Probe("POST", _case, expected(collaborator_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
+    ],
+    "cases:offender_create": [
+        Probe("GET", _case, expected(collaborator_officer_writes, **UI)),
+        Probe("POST", _case, expected(collaborator_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
+    ],
+    "cases:offender_edit": [
+        Probe("GET", _offender, expected(collaborator_officer_writes, **UI)),
+        Probe("POST", _offender, expected(collaborator_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
+        Probe(
+            "POST",
+            _offender,
+            expected(lead_officer_writes, **UI),
+            body=lambda s: {"accion": "mostrar_identidad"},
+            label="reveal-identity",
+        ),
+    ],
+    "victims:create": [
+        Probe("GET", _case, expected(collaborator_officer_writes, **UI)),
+        Probe("POST", _case, expected(collaborator_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
+    ],
+    "victims:edit": [
+        Probe("GET", _case_victim, expected(collaborator_officer_writes, **UI)),
+        Probe("POST", _case_victim, expected(collaborator_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
+        Probe(
+            "POST",
+            _case_victim,
+            expected(lead_officer_writes, **UI),
+            body=lambda s: {"accion": "mostrar_identidad"},
+            label="reveal-identity",
+        ),
+    ],
     "cases:share": [
         Probe("GET", _case, expected(lead_reads, **UI)),
         Probe("POST", _case, expected(lead_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
@@ -200,6 +304,47 @@ MATRIX: dict[str, list[Probe]] = {
     "api:case_shares": [Probe("GET", _case, expected(lead_reads, **API))],
     "api:victim_detail": [Probe("GET", _victim, expected(sees_the_case, **API))],
     "api:victim_identity": [Probe("GET", _victim, expected(reads_identity, **API))],
+    # Users of my institution (institutions.views). Deactivating, resetting the second factor and
+    # unlocking take no input: allowed means done (rolled back after the test).
+    "institutions:user_detail": [Probe("GET", _member, expected(lead_admin_manages_the_member, **USERS))],
+    "institutions:user_role": [
+        Probe("POST", _member, expected(lead_admin_manages_the_member, **USERS), ok=REFUSED_INPUT, label="empty"),
+        Probe(
+            "POST",
+            _member,
+            expected(lead_admin_manages_the_member, **USERS),
+            body=lambda s: {"role": "superusuario"},
+            ok=REFUSED_INPUT,
+            label="unknown-role",
+        ),
+    ],
+    "institutions:user_deactivate": [
+        Probe("GET", _member, expected(lead_admin_manages_the_member, **USERS), label="confirm"),
+        Probe("POST", _member, expected(lead_admin_manages_the_member, **USERS), ok=REDIRECT),
+    ],
+    # The member is active: allowed ends in the Spanish refusal of the transition.
+    "institutions:user_reactivate": [
+        Probe("POST", _member, expected(lead_admin_manages_the_member, **USERS), ok=CONFLICT, label="active-member")
+    ],
+    "institutions:user_two_factor_reset": [
+        Probe("GET", _member, expected(lead_admin_manages_the_member, **USERS), label="confirm"),
+        Probe("POST", _member, expected(lead_admin_manages_the_member, **USERS), ok=REDIRECT),
+    ],
+    "institutions:user_unlock": [Probe("POST", _member, expected(lead_admin_manages_the_member, **USERS), ok=REDIRECT)],
+    # The member has a password already: allowed ends in the refusal, and no e-mail goes out.
+    "institutions:user_invitation_resend": [
+        Probe("POST", _member, expected(lead_admin_manages_the_member, **USERS), ok=CONFLICT, label="has-password")
+    ],
+    "institutions:account_activate": [
+        Probe("GET", _activation_link, ANYONE_WITH_THE_LINK, label="invalid-token"),
+        Probe(
+            "POST",
+            _activation_link,
+            ANYONE_WITH_THE_LINK,
+            body=lambda s: {"new_password1": "clave-nueva-larga-2026", "new_password2": "clave-nueva-larga-2026"},
+            label="invalid-token",
+        ),
+    ],
 }
 
 
@@ -224,6 +369,12 @@ def state(scenario_case_id: int) -> dict:
         "consents": sorted(VictimConsent.objects.values_list("id", "withdrawn_on")),
         "victim_links": CaseVictim.objects.count(),
         "offender_links": CaseOffender.objects.count(),
+        "people": sorted(
+            [*Victim.objects.values_list("code", "version"), *Offender.objects.values_list("code", "version")]
+        ),
+        "accounts": sorted(User.objects.values_list("id", "is_active", "role", "password")),
+        "member_devices": sorted(TOTPDevice.objects.filter(user__username=MEMBER).values_list("id", "confirmed")),
+        "member_failed_logins": sorted(AccessAttempt.objects.filter(username=MEMBER).values_list("id")),
     }
 
 
@@ -234,7 +385,9 @@ def nonexistent(kwargs: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def scenario(module_transaction) -> Scenario:
-    return build_scenario()
+    scenario = build_scenario()
+    add_member(scenario)
+    return scenario
 
 
 def request(client, scenario: Scenario, subject: str, route: str, probe: Probe, kwargs: dict):

@@ -20,7 +20,9 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 from django.utils.dateformat import format as date_format
+from django.utils.encoding import force_bytes
 from django.utils.html import escape
+from django.utils.http import urlsafe_base64_encode
 
 from cases.services import case_create, offender_link_to_case, offender_register
 from cases.sharing import access_request_create, case_share
@@ -143,6 +145,12 @@ class MaskingScenario:
             "share_id": [self.share_id],
             "consent_id": [self.consent_id],
             "request_id": [self.request_id],
+            # User administration: a member of the ver institution (its administrator's own
+            # page included) and a member of the lead one (404 for the ver institution).
+            "user_id": [self.users[f"ver-{role}"].pk for role in ROLES] + [self.users[f"lead-{OFFICER}"].pk],
+            # The invitation link, with a token that is not valid.
+            "uidb64": [urlsafe_base64_encode(force_bytes(self.users[f"ver-{OFFICER}"].pk))],
+            "token": ["enlace-vencido"],
         }
 
 

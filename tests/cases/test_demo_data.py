@@ -5,12 +5,11 @@ import io
 from collections import Counter
 
 import pytest
-from django.test import RequestFactory
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, F, Max, Min, Q
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
 from cases import demo_data

@@ -7,17 +7,24 @@ device (3), then the view's own queries. The session is written at most once a m
 """
 
 import datetime
+import re
+from urllib.parse import urlencode
 
+import pghistory
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cases.models import AccessRequest
 from cases.services import offender_link_to_case, offender_register
+from cases.sharing import case_share
 from institutions.constants import Role
 from kernel.choices import Sex
 from tests.factories import CaseFactory, InstitutionFactory, UserFactory, valid_run
+from victims.consent import consent_record
 from victims.constants import AgeStatus
+from victims.identity import victim_identity_reveal
 from victims.services import victim_link_to_case, victim_register
 
 pytestmark = pytest.mark.django_db
@@ -26,10 +33,15 @@ pytestmark = pytest.mark.django_db
 # that verified the session. The header's institution name and the visibility queries' group
 # come with the user.
 REQUEST = 3
-# The total count, and the page of cases with their lead institution.
-CASE_LIST_QUERIES = REQUEST + 2
-# The case with its lead, the institution's permissions on it, its victims, its offenders.
-CASE_DETAIL_QUERIES = REQUEST + 4
+# The institutions offered in the "institución a cargo" filter, the total count, and the page
+# of cases with their lead institution. Searching and filtering change the count's query, not
+# how many there are.
+CASE_LIST_QUERIES = REQUEST + 3
+# The filter's institutions, and the matching cases with their lead (one query, at most 50).
+CASE_DOCUMENT_SEARCH_QUERIES = REQUEST + 2
+# The case with its lead, the institution's permissions on it, its victims, its offenders, its
+# external references.
+CASE_DETAIL_QUERIES = REQUEST + 5
 API_CASE_LIST_QUERIES = REQUEST + 2  # the total count, the page with lead institutions
 API_CASE_VICTIMS_QUERIES = REQUEST + 2  # the case with its lead, its victims
 
@@ -77,6 +89,9 @@ def with_people(case, victims: int):
     return case
 
 
+VICTIM_LINK = re.compile(r'href="/victimas/[0-9a-f-]{36}/"')
+
+
 def queries_for(client, url: str) -> tuple[int, object]:
     """Queries of one request in the steady state: a first request fills what the process looks
     up once and keeps (permission ids, for one), and is not counted."""
@@ -104,7 +119,7 @@ def test_case_detail_page_takes_the_same_queries_for_1_or_5_victims_and_offender
     count, response = queries_for(officer_client, reverse("cases:detail", args=[case.pk]))
 
     assert count == CASE_DETAIL_QUERIES
-    assert response.content.decode().count('href="/victimas/') == victims
+    assert len(VICTIM_LINK.findall(response.content.decode())) == victims
 
 
 @pytest.mark.parametrize("visible", [3, 30])
@@ -151,3 +166,158 @@ def test_case_detail_queries_do_not_depend_on_how_many_victims_the_case_has(offi
     ]
 
     assert one == five
+
+
+# --- Causas with search and filters, Inicio, and the case's tabs (cases/views.py, kernel/views.py) ---
+# Inicio: the open cases we lead or collaborate on and their count, the pending requests
+# addressed to us and their count, the shares given to us since the last visit and their count.
+HOME_QUERIES = REQUEST + 6
+# Every tab starts with the case (with its lead) and the institution's permissions on it.
+CASE_TAB = REQUEST + 2
+# The victims, and which of them the user may reveal (one query for all, not one per victim).
+CASE_VICTIMS_QUERIES = CASE_TAB + 2
+# The offenders (the lead's identity access costs no query).
+CASE_OFFENDERS_QUERIES = CASE_TAB + 1
+# The lead's permission check (the shares' selector), the shares with their institutions, the
+# consents they rest on and those consents' victims, the institutions to share with, the
+# victims' consents with the shares resting on each and their institutions, the victims (for
+# recording a consent), the access requests with their institutions.
+CASE_SHARE_QUERIES = CASE_TAB + 1 + 3 + 1 + 3 + 1 + 1
+# Changes: their count, the page, the users, institutions, victims and offenders it names.
+# Accesses: their count, the page, the institutions it names.
+CASE_HISTORY_QUERIES = CASE_TAB + 6 + 3
+
+SEARCHES = {
+    "filtered": {"estado": "vigente", "fin": "explotacion_sexual", "anio": "2023", "formalizada": "no"},
+    "by-ruc-prefix": {"q": "23", "orden": "ruc"},
+    "by-victim-code": {"q": "<the code of a victim in the first case>"},
+}
+
+
+def busy_case(lead, people: int):
+    """A case of ``lead`` with ``people`` victims (each with a consent), offenders, shares (one
+    resting on the consents), access requests and identity reveals, written inside a request
+    context as the web would (pghistory attributes each change to a user and institution)."""
+    officer = UserFactory(institution=lead, role=Role.CASE_OFFICER)
+    with pghistory.context(user=officer.pk, institution=lead.pk):
+        case = with_people(led_cases(lead, 1)[0], people)
+        consents = [
+            consent_record(actor=officer, victim_id=link.victim_id, given_on=datetime.date(2024, 1, 2), scope="OIM")
+            for link in case.victim_links.all()
+        ]
+        for n in range(people):
+            grantee = InstitutionFactory()
+            grants = {"can_view_identity": True, "consent_ids": [c.pk for c in consents]} if n == 0 else {}
+            case_share(actor=officer, case_id=case.pk, institution=grantee, reason="Coordinación", **grants)
+            requester = UserFactory(institution=InstitutionFactory())
+            AccessRequest.objects.create(
+                case=case, institution=requester.institution, requested_by=requester, reason="Retorno"
+            )
+            victim_identity_reveal(user=officer, victim_id=consents[n].victim_id)
+        case.status = "suspendida"
+        case.save()
+    return case
+
+
+@pytest.mark.parametrize("name", sorted(SEARCHES))
+def test_a_searched_or_filtered_case_list_takes_the_same_queries_for_3_or_30_visible_cases(officer_client, lead, name):
+    first = with_people(led_cases(lead, 3)[0], 1)
+    search = dict(SEARCHES[name])
+    if name == "by-victim-code":
+        search["q"] = first.victim_links.get().victim.code
+    url = f"{reverse('cases:list')}?{urlencode(search)}"
+    few, _ = queries_for(officer_client, url)
+    led_cases(lead, 27)
+    many, response = queries_for(officer_client, url)
+
+    assert few == many == CASE_LIST_QUERIES
+    assert response.context["page"].paginator.count == (1 if name == "by-victim-code" else 30)
+
+
+@pytest.mark.parametrize("victims", [1, 5])
+def test_a_document_search_takes_the_same_queries_for_1_or_5_matching_cases(officer_client, lead, victims):
+    document = valid_run(19_000_001)
+    for case in led_cases(lead, victims):
+        victim = victim_register(
+            actor=None, institution=lead, document_type="run", document_number=document, sex=Sex.FEMALE
+        )
+        victim_link_to_case(actor=None, victim=victim, case=case)
+
+    officer_client.post(reverse("cases:list"), {"documento-tipo": "run", "documento-numero": document})
+    with CaptureQueriesContext(connection) as queries:
+        response = officer_client.post(reverse("cases:list"), {"documento-tipo": "run", "documento-numero": document})
+
+    assert response.status_code == 200 and len(response.context["document_rows"]) == victims
+    assert len(queries.captured_queries) == CASE_DOCUMENT_SEARCH_QUERIES
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_home_takes_the_same_queries_for_1_or_5_rows_in_each_list(officer_client, lead, rows):
+    other = InstitutionFactory()
+    other_officer = UserFactory(institution=other)
+    for case in led_cases(lead, rows):
+        AccessRequest.objects.create(case=case, institution=other, requested_by=other_officer, reason="Retorno")
+    for case in CaseFactory.create_batch(rows, lead_institution=other):
+        case_share(actor=other_officer, case_id=case.pk, institution=lead, reason="Coordinación")
+
+    count, response = queries_for(officer_client, reverse("home"))
+
+    assert count == HOME_QUERIES
+    lists = ("open_cases", "pending_requests", "new_shares")
+    assert [len(response.context[name].rows) for name in lists] == [rows] * 3
+
+
+CASE_TAB_QUERIES = {
+    "cases:victims": CASE_VICTIMS_QUERIES,
+    "cases:offenders": CASE_OFFENDERS_QUERIES,
+    "cases:share": CASE_SHARE_QUERIES,
+    "cases:history": CASE_HISTORY_QUERIES,
+}
+
+
+@pytest.mark.parametrize("people", [1, 5])
+def test_each_case_tab_takes_the_same_queries_for_1_or_5_of_everything_it_lists(officer_client, lead, people):
+    case = busy_case(lead, people)
+
+    counts = {name: queries_for(officer_client, reverse(name, args=[case.pk]))[0] for name in CASE_TAB_QUERIES}
+
+    assert counts == CASE_TAB_QUERIES
+    victims_tab = officer_client.get(reverse("cases:victims", args=[case.pk])).content.decode()
+    assert victims_tab.count(">Mostrar identidad<") == people
+    history = officer_client.get(reverse("cases:history", args=[case.pk])).context
+    assert history["accesses"].paginator.count == 3 * people  # consents recorded, shares, reveals
+
+
+# --- create and edit pages (cases/form_views.py, victims/form_views.py), as the lead's officer ---
+# Registering a case: nothing but the request (the role comes with the user).
+CASE_CREATE_QUERIES = REQUEST
+# The institution's permissions on the case, the case with its lead. (Identity access is the
+# lead's without a query; a grantee's costs two: its permissions were read, its share is one.)
+CASE_EDIT_QUERIES = OFFENDER_CREATE_QUERIES = VICTIM_CREATE_QUERIES = REQUEST + 2
+# ... and the offender's part in the case, with the offender.
+OFFENDER_EDIT_QUERIES = REQUEST + 3
+# ... and the victim's part in the case with the victim; whether the institution may read this
+# victim's identity (the victim's cases, those it leads).
+VICTIM_EDIT_QUERIES = REQUEST + 5
+
+
+def form_pages(case) -> list[tuple[str, str, int]]:
+    victim_id = case.victim_links.values_list("victim_id", flat=True).first()
+    offender_id = case.offender_links.values_list("offender_id", flat=True).first()
+    return [
+        ("cases:create", reverse("cases:create"), CASE_CREATE_QUERIES),
+        ("cases:edit", reverse("cases:edit", args=[case.pk]), CASE_EDIT_QUERIES),
+        ("cases:offender_create", reverse("cases:offender_create", args=[case.pk]), OFFENDER_CREATE_QUERIES),
+        ("cases:offender_edit", reverse("cases:offender_edit", args=[case.pk, offender_id]), OFFENDER_EDIT_QUERIES),
+        ("victims:create", reverse("victims:create", args=[case.pk]), VICTIM_CREATE_QUERIES),
+        ("victims:edit", reverse("victims:edit", args=[case.pk, victim_id]), VICTIM_EDIT_QUERIES),
+    ]
+
+
+@pytest.mark.parametrize("victims", [1, 5])
+def test_create_and_edit_pages_take_pinned_queries_whatever_the_case_holds(officer_client, lead, victims):
+    case = with_people(led_cases(lead, 3)[0], victims)
+
+    counts = {name: queries_for(officer_client, url)[0] for name, url, _ in form_pages(case)}
+
+    assert counts == {name: expected for name, _, expected in form_pages(case)}

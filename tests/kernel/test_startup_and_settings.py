@@ -25,6 +25,7 @@ def manage(*args: str, **env_overrides: str | None) -> subprocess.CompletedProce
             "DJANGO_ALLOWED_HOSTS": "mitp.example.cl",
             "FIELD_ENCRYPTION_KEYS": f"1:{GOOD_KEY}",
             "BLIND_INDEX_KEY": OTHER_KEY,
+            "DJANGO_DEFAULT_FROM_EMAIL": "MITP <no-responder@mitp.example.cl>",
         }
     )
     for key, value in env_overrides.items():
