@@ -29,10 +29,12 @@ def main() -> int:
     settings.DATABASES["default"]["NAME"] = database["NAME"]
     connections.close_all()
 
-    from bench import case_list, crypto
+    from bench import case_list, crypto, pages
 
     results = [crypto.run(), dataset.run(cases)]
-    results.append(case_list.run())  # reads the data set the dataset benchmark just generated
+    # These read the data set the dataset benchmark just generated.
+    results.append(case_list.run())
+    results.append(pages.run())
     report = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "database": database["NAME"],

@@ -16,6 +16,8 @@ with the current values and the officer's own changes beside them, and overwrite
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,6 +31,7 @@ from cases.access import is_case_officer, require_case_permission
 from cases.constants import CasePermission
 from cases.forms import CaseEditForm, CaseForm, OffenderEditForm, OffenderForm
 from cases.models import Case, CaseOffender
+from cases.person_edit import PersonEditPage
 from cases.selectors import case_get
 from cases.services import (
     CASE_EDITABLE_FIELDS,
@@ -39,7 +42,7 @@ from cases.services import (
     offender_register_in_case,
     offender_update,
 )
-from kernel.forms import REVEAL_ACTION, WITH_IDENTITY, initial_values, render_conflict, render_form
+from kernel.forms import initial_values, render_conflict, render_form
 from kernel.web import confidential
 from victims.identity import offender_identity_reveal
 from victims.selectors import case_identity_allowed
@@ -150,6 +153,16 @@ def offender_create_view(request, case_id: int):
     return render_form(request, OFFENDER_FORM, form, {"case": case, "creating": True})
 
 
+OFFENDER_EDIT = PersonEditPage(
+    person="offender",
+    form_class=OffenderEditForm,
+    template=OFFENDER_FORM,
+    initial=_offender_initial,
+    saved_message=gettext_lazy("Cambios del imputado %(code)s guardados."),
+    done_url="cases:offenders",
+)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 @confidential
@@ -163,45 +176,10 @@ def offender_edit_view(request, case_id: int, offender_id):
         "creating": False,
         "identity_allowed": case_identity_allowed(user=request.user, case=case),
     }
-
-    def reveal() -> dict:
-        return offender_identity_reveal(user=request.user, case_id=case.pk, offender_id=link.offender_id)
-
-    if request.method == "GET":
-        return render_form(
-            request, OFFENDER_FORM, OffenderEditForm(identity=False, initial=_offender_initial(link)), context
-        )
-    if request.POST.get("accion") == REVEAL_ACTION:
-        form = OffenderEditForm(identity=True, initial={**_offender_initial(link), **reveal()})
-        return render_form(request, OFFENDER_FORM, form, context)
-
-    with_identity = request.POST.get(WITH_IDENTITY) == "1"
-    form = OffenderEditForm(request.POST, identity=with_identity)
-    if form.is_valid():
-        try:
-            offender_update(
-                actor=request.user,
-                case_id=case.pk,
-                offender_id=link.offender_id,
-                expected_version=form.cleaned_data["version"],
-                data=form.person_data(),
-                link_data=form.link_data(),
-            )
-        except ValidationError as exc:
-            form.add_service_errors(exc)
-        except ConcurrentUpdateError as conflict:
-            link = CaseOffender.objects.select_related("offender").get(pk=link.pk)
-            current = {**_offender_initial(link), **(reveal() if with_identity else {})}
-            return render_conflict(
-                request,
-                OFFENDER_FORM,
-                form=OffenderEditForm(identity=with_identity, initial=current),
-                message=conflict.message,
-                submitted={**form.person_data(), **form.link_data()},
-                current=current,
-                context={**context, "offender": link.offender},
-            )
-        else:
-            messages.success(request, _("Cambios del imputado %(code)s guardados.") % {"code": link.offender.code})
-            return _offenders_page(case)
-    return render_form(request, OFFENDER_FORM, form, context)
+    return OFFENDER_EDIT.respond(
+        request,
+        link=link,
+        context=context,
+        reveal=partial(offender_identity_reveal, user=request.user, case_id=case.pk, offender_id=link.offender_id),
+        update=partial(offender_update, actor=request.user, case_id=case.pk, offender_id=link.offender_id),
+    )

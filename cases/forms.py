@@ -53,9 +53,35 @@ class CaseEditForm(CaseForm):
     version = VersionField()
 
 
-class OffenderForm(ServiceForm):
-    """An offender and their part in the case. Identity fields only for ``identity=True``
-    (who may write them: cases.services.offender_register_in_case)."""
+class PersonInCaseForm(ServiceForm):
+    """A person (offender or victim) and their part in a case, for the register and edit pages.
+    Identity fields only for ``identity=True``: the page offers them only to whoever may write
+    them, and a form without them leaves the stored identity untouched."""
+
+    identity_fields: tuple[str, ...] = ()
+    # What person_data() and link_data() hand to the service: its editable fields.
+    person_field_names: frozenset[str] = frozenset()
+    link_field_names: frozenset[str] = frozenset()
+
+    def __init__(self, *args, identity: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.with_identity = identity
+        for name in self.identity_fields:
+            if identity:
+                self.fields[name].widget.attrs["autocomplete"] = "off"  # no identity in browser autofill
+            else:
+                del self.fields[name]
+
+    def person_data(self) -> dict:
+        return self.values(self.person_field_names)
+
+    def link_data(self) -> dict:
+        return self.values(self.link_field_names)
+
+
+class OffenderForm(PersonInCaseForm):
+    """An offender and their part in the case (who may write identity:
+    cases.services.offender_register_in_case)."""
 
     given_names = model_field(Offender, "given_names")
     surnames = model_field(Offender, "surnames")
@@ -73,21 +99,8 @@ class OffenderForm(ServiceForm):
         (_("Datos estadísticos"), ("sex", "nationality")),
         (_("En esta causa"), ("is_formalised", "is_convicted", "sentence_date")),
     )
-
-    def __init__(self, *args, identity: bool, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.with_identity = identity
-        for name in self.identity_fields:
-            if identity:
-                self.fields[name].widget.attrs["autocomplete"] = "off"  # no identity in browser autofill
-            else:
-                del self.fields[name]
-
-    def person_data(self) -> dict:
-        return self.values(OFFENDER_EDITABLE_FIELDS)
-
-    def link_data(self) -> dict:
-        return self.values(CASE_OFFENDER_EDITABLE_FIELDS)
+    person_field_names = OFFENDER_EDITABLE_FIELDS
+    link_field_names = CASE_OFFENDER_EDITABLE_FIELDS
 
 
 class OffenderEditForm(OffenderForm):

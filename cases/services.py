@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -269,13 +269,24 @@ def offender_update(
     link_fields = _allowed_fields(link_data, CASE_OFFENDER_EDITABLE_FIELDS)
     if OFFENDER_IDENTITY_FIELDS & set(fields):
         _require_offender_identity_write(actor, link.case)
+    person_in_case_save(person=offender, link=link, fields=fields, link_fields=link_fields)
+    return link
+
+
+def person_in_case_save(
+    *, person: models.Model, link: models.Model, fields: Mapping[str, Any], link_fields: Mapping[str, Any]
+) -> None:
+    """The last step of an edit of a person (offender or victim) and their part in a case, once
+    the caller has locked both, checked the version and who may write which field: apply the
+    changes, validate both records (one ValidationError with the errors of both, nothing saved),
+    save both and move the person's version on, since an edit of either is an edit of the person
+    (the version the edit page carries)."""
     for name, value in fields.items():
-        setattr(offender, name, value)
+        setattr(person, name, value)
     for name, value in link_fields.items():
         setattr(link, name, value)
-    raise_if_any(validation_errors(validate_instance, offender), validation_errors(validate_instance, link))
-    offender.version = F("version") + 1
-    offender.save()
+    raise_if_any(validation_errors(validate_instance, person), validation_errors(validate_instance, link))
+    person.version = F("version") + 1
+    person.save()
     link.save()
-    offender.refresh_from_db(fields=["version", "updated_at"])
-    return link
+    person.refresh_from_db(fields=["version", "updated_at"])

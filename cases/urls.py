@@ -16,6 +16,7 @@ urlpatterns = [
         name="offender_edit",
     ),
     path("causas/<int:case_id>/victimas/", views.case_victims_view, name="victims"),
+    path("causas/<int:case_id>/victimas/identidad/", views.case_victims_identity_view, name="victims_identity"),
     path("causas/<int:case_id>/imputados/", views.case_offenders_view, name="offenders"),
     path("causas/<int:case_id>/historial/", views.case_history_view, name="history"),
     path("causas/<int:case_id>/compartir/", views.case_share_view, name="share"),

@@ -29,7 +29,6 @@ from cases.selectors import (
     case_consents,
     case_get,
     case_history_access_scope,
-    case_list_by_document,
     case_list_page,
     case_offender_identity_allowed,
     case_shares,
@@ -41,7 +40,7 @@ from institutions.models import Institution
 from kernel.errors import DomainError
 from kernel.models import AccessEvent
 from kernel.web import confidential, refused_input
-from victims.identity import offender_identity_reveal
+from victims.identity import case_search_by_document, case_victims_identity_reveal, offender_identity_reveal
 from victims.selectors import case_victims
 
 PAGE_SIZE = 25
@@ -91,7 +90,7 @@ def case_list_view(request):
     document_form = CaseDocumentSearchForm(request.POST if request.method == "POST" else None)
     document_rows = None
     if request.method == "POST" and document_form.is_valid():
-        document_rows = case_list_by_document(
+        document_rows = case_search_by_document(
             user=request.user,
             document_type=document_form.cleaned_data["tipo"],
             document_number=document_form.cleaned_data["numero"],
@@ -175,6 +174,25 @@ def case_victims_view(request, case_id: int):
     context = _case_context(request, case_id, "victims")
     context["victim_links"] = case_victims(user=request.user, case_id=case_id).order_by("victim__code")
     context["identity_ids"] = case_victim_ids_with_identity(user=request.user, case_id=case_id)
+    return render(request, "cases/case_victims.html", context)
+
+
+@require_POST
+@login_required
+@confidential
+def case_victims_identity_view(request, case_id: int):
+    """ "Mostrar la identidad de todas": the víctimas tab with every readable identity shown,
+    each read recorded in the access log (victims.identity.case_victims_identity_reveal)."""
+    identities = case_victims_identity_reveal(
+        user=request.user, case_id=case_id, ip_address=request.META.get("REMOTE_ADDR")
+    )
+    context = _case_context(request, case_id, "victims")
+    links = list(case_victims(user=request.user, case_id=case_id).order_by("victim__code"))
+    for link in links:
+        link.identity = identities.get(link.victim_id)
+    context["victim_links"] = links
+    context["identity_ids"] = set(identities)
+    context["identities_shown"] = True
     return render(request, "cases/case_victims.html", context)
 
 

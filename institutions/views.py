@@ -123,20 +123,36 @@ def user_role_view(request, user_id: int):
     return _detail(request, member, role_form=form, status=status)
 
 
-def _act(request: HttpRequest, member: User, action: Callable[[], object], success: str) -> HttpResponse:
-    """Runs one button's service: back to the user's page with a success message, or the page
-    again with the Spanish reason of the refusal (409)."""
+def _act(request: HttpRequest, user_id: int, service: Callable[..., object], success: str, **arguments) -> HttpResponse:
+    """Runs one button's service on the member, ``service(actor=..., user_id=..., **arguments)``:
+    back to the member's page with ``success`` (filled in with their ``%(name)s`` and
+    ``%(email)s``), or the page again with the Spanish reason of the refusal (409)."""
+    member = institution_member_get(user=request.user, user_id=user_id)
     try:
-        action()
+        service(actor=request.user, user_id=member.pk, **arguments)
     except DomainError as exc:
         messages.error(request, exc.message)
         return _detail(request, member, status=409)
-    messages.success(request, success)
+    messages.success(request, success % {"name": _name(member), "email": member.email})
     return redirect("institutions:user_detail", user_id=member.pk)
 
 
-def _confirm(request: HttpRequest, member: User, *, title: str, explanation: str, button: str, action_url: str):
-    context = {"member": member, "title": title, "explanation": explanation, "button": button, "action_url": action_url}
+def _confirm_then_act(
+    request: HttpRequest, user_id: int, service: Callable[..., object], success: str, *, title: str, explanation: str
+) -> HttpResponse:
+    """For what the next click cannot undo: GET asks for confirmation on a page whose button
+    repeats its ``title`` (filled in with the member's ``%(name)s``); the POST it sends acts."""
+    if request.method == "POST":
+        return _act(request, user_id, service, success)
+    member = institution_member_get(user=request.user, user_id=user_id)
+    title = title % {"name": _name(member)}
+    context = {
+        "member": member,
+        "title": title,
+        "explanation": explanation,
+        "button": title,
+        "action_url": request.path,
+    }
     return render(request, "institutions/user_confirm.html", context)
 
 
@@ -144,25 +160,16 @@ def _confirm(request: HttpRequest, member: User, *, title: str, explanation: str
 @institution_admin_required
 @confidential
 def user_deactivate_view(request, user_id: int):
-    member = institution_member_get(user=request.user, user_id=user_id)
-    name = _name(member)
-    if request.method == "GET":
-        return _confirm(
-            request,
-            member,
-            title=_("Desactivar la cuenta de %(name)s") % {"name": name},
-            explanation=_(
-                "No podrá volver a ingresar y todas sus sesiones abiertas se cerrarán de inmediato. "
-                "Su historial se conserva; puede reactivar la cuenta más adelante."
-            ),
-            button=_("Desactivar la cuenta de %(name)s") % {"name": name},
-            action_url=request.path,
-        )
-    return _act(
+    return _confirm_then_act(
         request,
-        member,
-        lambda: services.user_deactivate(actor=request.user, user_id=member.pk),
-        _("Se desactivó la cuenta de %(name)s. Sus sesiones abiertas se cerraron.") % {"name": name},
+        user_id,
+        services.user_deactivate,
+        _("Se desactivó la cuenta de %(name)s. Sus sesiones abiertas se cerraron."),
+        title=_("Desactivar la cuenta de %(name)s"),
+        explanation=_(
+            "No podrá volver a ingresar y todas sus sesiones abiertas se cerrarán de inmediato. "
+            "Su historial se conserva; puede reactivar la cuenta más adelante."
+        ),
     )
 
 
@@ -170,12 +177,11 @@ def user_deactivate_view(request, user_id: int):
 @institution_admin_required
 @confidential
 def user_reactivate_view(request, user_id: int):
-    member = institution_member_get(user=request.user, user_id=user_id)
     return _act(
         request,
-        member,
-        lambda: services.user_reactivate(actor=request.user, user_id=member.pk),
-        _("Se reactivó la cuenta de %(name)s: puede volver a ingresar.") % {"name": _name(member)},
+        user_id,
+        services.user_reactivate,
+        _("Se reactivó la cuenta de %(name)s: puede volver a ingresar."),
     )
 
 
@@ -183,30 +189,20 @@ def user_reactivate_view(request, user_id: int):
 @institution_admin_required
 @confidential
 def user_two_factor_reset_view(request, user_id: int):
-    member = institution_member_get(user=request.user, user_id=user_id)
-    name = _name(member)
-    if request.method == "GET":
-        return _confirm(
-            request,
-            member,
-            title=_("Restablecer el segundo factor de %(name)s") % {"name": name},
-            explanation=_(
-                "Use esta opción si perdió o cambió su teléfono. Su aplicación de autenticación actual dejará "
-                "de servir, todas sus sesiones abiertas se cerrarán y en su próximo ingreso deberá configurar "
-                "el segundo factor de nuevo."
-            ),
-            button=_("Restablecer el segundo factor de %(name)s") % {"name": name},
-            action_url=request.path,
-        )
-    return _act(
+    return _confirm_then_act(
         request,
-        member,
-        lambda: services.user_two_factor_reset(actor=request.user, user_id=member.pk),
+        user_id,
+        services.user_two_factor_reset,
         _(
             "Se restableció el segundo factor de %(name)s. Sus sesiones se cerraron; "
             "en su próximo ingreso deberá configurar uno nuevo."
-        )
-        % {"name": name},
+        ),
+        title=_("Restablecer el segundo factor de %(name)s"),
+        explanation=_(
+            "Use esta opción si perdió o cambió su teléfono. Su aplicación de autenticación actual dejará "
+            "de servir, todas sus sesiones abiertas se cerrarán y en su próximo ingreso deberá configurar "
+            "el segundo factor de nuevo."
+        ),
     )
 
 
@@ -214,12 +210,11 @@ def user_two_factor_reset_view(request, user_id: int):
 @institution_admin_required
 @confidential
 def user_unlock_view(request, user_id: int):
-    member = institution_member_get(user=request.user, user_id=user_id)
     return _act(
         request,
-        member,
-        lambda: services.user_unlock(actor=request.user, user_id=member.pk),
-        _("Se desbloqueó la cuenta de %(name)s: puede volver a intentar el ingreso.") % {"name": _name(member)},
+        user_id,
+        services.user_unlock,
+        _("Se desbloqueó la cuenta de %(name)s: puede volver a intentar el ingreso."),
     )
 
 
@@ -227,11 +222,10 @@ def user_unlock_view(request, user_id: int):
 @institution_admin_required
 @confidential
 def user_invitation_resend_view(request, user_id: int):
-    member = institution_member_get(user=request.user, user_id=user_id)
     return _act(
         request,
-        member,
-        lambda: services.user_invitation_resend(actor=request.user, user_id=member.pk, base_url=_base_url(request)),
-        _("Se envió una nueva invitación a %(email)s. Los enlaces enviados antes dejaron de funcionar.")
-        % {"email": member.email},
+        user_id,
+        services.user_invitation_resend,
+        _("Se envió una nueva invitación a %(email)s. Los enlaces enviados antes dejaron de funcionar."),
+        base_url=_base_url(request),
     )

@@ -91,6 +91,53 @@ def audit_record(
     return event
 
 
+def audit_record_many(
+    action: str,
+    *,
+    actor,
+    events: list[dict[str, Any]],
+    client_id: str = "",
+    ip_address: str | None = None,
+) -> list[AccessEvent]:
+    """Append several events of one act (e.g. revealing every victim of a case) under a single
+    lock and insert: the chain is the same as if each had been recorded with audit_record.
+    Each item of ``events`` holds the per-event fields: case_id, victim_code, details,
+    rests_on_legal_basis."""
+    if not events:
+        return []
+    actor_id, username, institution_id = actor.pk, actor.get_username(), actor.institution_id
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('kernel_accessevent', 'id')) FROM generate_series(1, %s)",
+            [len(events)],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+        previous = AccessEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
+        occurred_at = timezone.now()
+        records = []
+        for event_id, fields in zip(ids, events, strict=True):
+            event = AccessEvent(
+                id=event_id,
+                occurred_at=occurred_at,
+                action=action,
+                actor_id=actor_id,
+                actor_username=username,
+                institution_id=institution_id,
+                client_id=client_id,
+                case_id=fields.get("case_id"),
+                victim_code=fields.get("victim_code", ""),
+                details=fields.get("details") or {},
+                rests_on_legal_basis=fields.get("rests_on_legal_basis", False),
+                ip_address=ip_address,
+                previous_hash=previous,
+            )
+            event.hash = previous = event_hash(event)
+            records.append(event)
+        AccessEvent.objects.bulk_create(records)
+    return records
+
+
 @dataclass(frozen=True)
 class ChainBreak:
     event_id: int

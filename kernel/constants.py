@@ -13,6 +13,7 @@ class AccessAction(models.TextChoices):
     ACCESS_APPROVED = "acceso_aprobado", _("Solicitud de acceso aprobada")
     ACCESS_DECLINED = "acceso_rechazado", _("Solicitud de acceso rechazada")
     DUPLICATE_FOUND = "duplicado_detectado", _("Persona registrada por otra institución")
+    DOCUMENT_SEARCH = "busqueda_documento", _("Búsqueda de causas por documento")
     LOGIN = "ingreso", _("Ingreso")
     LOGOUT = "salida", _("Salida")
     LOGIN_FAILED = "ingreso_fallido", _("Ingreso fallido")

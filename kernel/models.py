@@ -45,6 +45,10 @@ class AccessEvent(models.Model):
         indexes = [
             models.Index(fields=["institution_id", "-id"], name="access_event_institution_idx"),
             models.Index(fields=["case_id", "-id"], name="access_event_case_idx"),
+            # A case's historial reads the events of its victims by pseudonymous code.
+            models.Index(
+                fields=["victim_code", "-id"], name="access_event_victim_idx", condition=~models.Q(victim_code="")
+            ),
         ]
         constraints = [
             models.CheckConstraint(name="access_event_action_valid", condition=models.Q(action__in=AccessAction.values))

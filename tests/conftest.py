@@ -18,3 +18,16 @@ def institution(db):
 @pytest.fixture
 def officer(institution):
     return UserFactory(username="oficial.pdi", institution=institution)
+
+
+@pytest.fixture
+def lead(institution):
+    """The institution that leads the case under test (a module may define its own)."""
+    return institution
+
+
+@pytest.fixture
+def officer_client(client, officer):
+    """A browser signed in as ``officer`` (a case officer of ``institution``), second factor passed."""
+    client.force_login(officer)
+    return client

@@ -16,20 +16,23 @@ anyway takes an explicit "Registrar de todas formas".
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cases.access import is_case_officer, require_case_permission
 from cases.constants import CasePermission
 from cases.models import Case
+from cases.person_edit import PersonEditPage
 from cases.selectors import case_get
-from cases.services import ConcurrentUpdateError
-from kernel.forms import REVEAL_ACTION, WITH_IDENTITY, initial_values, render_conflict, render_form
+from kernel.forms import initial_values, render_form
 from kernel.web import confidential
 from victims.forms import DUPLICATE_WARNING_ID, VictimCreateForm, VictimEditForm
 from victims.identity import duplicate_check, victim_identity_reveal
@@ -114,6 +117,16 @@ def _victim_initial(link: CaseVictim) -> dict:
     }
 
 
+VICTIM_EDIT = PersonEditPage(
+    person="victim",
+    form_class=VictimEditForm,
+    template=VICTIM_FORM,
+    initial=_victim_initial,
+    saved_message=gettext_lazy("Cambios de la víctima %(code)s guardados."),
+    done_url="cases:victims",
+)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 @confidential
@@ -127,45 +140,15 @@ def victim_edit_view(request, case_id: int, victim_id):
         "creating": False,
         "identity_allowed": victim_identity_allowed(user=request.user, victim=link.victim),
     }
-
-    def reveal() -> dict:
-        return victim_identity_reveal(
-            user=request.user, victim_id=link.victim_id, ip_address=request.META.get("REMOTE_ADDR")
-        )
-
-    if request.method == "GET":
-        return render_form(request, VICTIM_FORM, VictimEditForm(identity=False, initial=_victim_initial(link)), context)
-    if request.POST.get("accion") == REVEAL_ACTION:
-        form = VictimEditForm(identity=True, initial={**_victim_initial(link), **reveal()})
-        return render_form(request, VICTIM_FORM, form, context)
-
-    with_identity = request.POST.get(WITH_IDENTITY) == "1"
-    form = VictimEditForm(request.POST, identity=with_identity)
-    if form.is_valid():
-        try:
-            victim_update(
-                actor=request.user,
-                case_id=case.pk,
-                victim_id=link.victim_id,
-                expected_version=form.cleaned_data["version"],
-                data=form.person_data(),
-                link_data=form.link_data(),
-            )
-        except ValidationError as exc:
-            form.add_service_errors(exc)
-        except ConcurrentUpdateError as conflict:
-            link = CaseVictim.objects.select_related("victim").get(pk=link.pk)
-            current = {**_victim_initial(link), **(reveal() if with_identity else {})}
-            return render_conflict(
-                request,
-                VICTIM_FORM,
-                form=VictimEditForm(identity=with_identity, initial=current),
-                message=conflict.message,
-                submitted={**form.person_data(), **form.link_data()},
-                current=current,
-                context={**context, "victim": link.victim},
-            )
-        else:
-            messages.success(request, _("Cambios de la víctima %(code)s guardados.") % {"code": link.victim.code})
-            return _victims_page(case)
-    return render_form(request, VICTIM_FORM, form, context)
+    return VICTIM_EDIT.respond(
+        request,
+        link=link,
+        context=context,
+        reveal=partial(
+            victim_identity_reveal,
+            user=request.user,
+            victim_id=link.victim_id,
+            ip_address=request.META.get("REMOTE_ADDR"),
+        ),
+        update=partial(victim_update, actor=request.user, case_id=case.pk, victim_id=link.victim_id),
+    )

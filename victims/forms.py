@@ -6,17 +6,17 @@ from django import forms
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from cases.forms import IDENTITY_LEGEND, VersionField
-from kernel.forms import ServiceForm, model_field
+from cases.forms import IDENTITY_LEGEND, PersonInCaseForm, VersionField
+from kernel.forms import model_field
 from victims.models import CaseVictim, Victim
 from victims.services import CASE_VICTIM_EDITABLE_FIELDS, VICTIM_EDITABLE_FIELDS
 
 DUPLICATE_WARNING_ID = "aviso-duplicado"
 
 
-class VictimForm(ServiceForm):
-    """A victim and their part in the case. Identity fields only for ``identity=True``
-    (who may write them: victims.services.victim_register_in_case and victim_update)."""
+class VictimForm(PersonInCaseForm):
+    """A victim and their part in the case (who may write identity:
+    victims.services.victim_register_in_case and victim_update)."""
 
     given_names = model_field(Victim, "given_names")
     surnames = model_field(Victim, "surnames")
@@ -63,21 +63,8 @@ class VictimForm(ServiceForm):
         (_("Datos estadísticos"), ("sex", "nationality", "birth_year", "age_at_identification")),
         (_("En esta causa"), ("age_status", "age_at_facts", "purpose", "region_detected", "identified_date")),
     )
-
-    def __init__(self, *args, identity: bool, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.with_identity = identity
-        for name in self.identity_fields:
-            if identity:
-                self.fields[name].widget.attrs["autocomplete"] = "off"  # no identity in browser autofill
-            else:
-                del self.fields[name]
-
-    def person_data(self) -> dict:
-        return self.values(VICTIM_EDITABLE_FIELDS)
-
-    def link_data(self) -> dict:
-        return self.values(CASE_VICTIM_EDITABLE_FIELDS)
+    person_field_names = VICTIM_EDITABLE_FIELDS
+    link_field_names = CASE_VICTIM_EDITABLE_FIELDS
 
 
 class VictimCreateForm(VictimForm):

@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 
 from cases.access import NOT_FOUND_MESSAGE
 from cases.models import CaseOffender, CaseShare, Offender
-from cases.selectors import case_get
+from cases.selectors import CaseRow, case_get, case_list_by_document, case_victim_ids_with_identity
 from institutions.models import User
-from kernel.audit import audit_record
+from kernel.audit import audit_record, audit_record_many
 from kernel.constants import AccessAction
 from victims.models import Victim
 from victims.selectors import case_identity_allowed, document_registered_elsewhere, victim_get, victim_identity_allowed
@@ -50,6 +50,44 @@ def victim_identity_reveal(*, user: User, victim_id, client_id: str = "", ip_add
         rests_on_legal_basis=_rests_on_legal_basis(user, victim),
     )
     return identity
+
+
+def case_victims_identity_reveal(*, user: User, case_id: int, ip_address: str | None = None) -> dict:
+    """ "Mostrar identidad" for every victim of the case the user may read: {victim id:
+    identity}. One access-log event per victim, as if each had been revealed on its own, in one
+    append. Http404 if the case is not visible; PermissionDenied if no victim's identity is
+    readable."""
+    case = case_get(user=user, case_id=case_id)
+    allowed = case_victim_ids_with_identity(user=user, case_id=case.pk)
+    if not allowed:
+        raise PermissionDenied(_("Su institución no tiene acceso a la identidad de las víctimas de esta causa."))
+    victims = list(Victim.objects.filter(pk__in=allowed).order_by("code"))
+    on_legal_basis = set(
+        CaseShare.objects.filter(
+            institution_id=user.institution_id,
+            revoked_at__isnull=True,
+            can_view_identity=True,
+            case__victim_links__victim_id__in=allowed,
+        )
+        .exclude(legal_basis="")
+        .values_list("case__victim_links__victim_id", flat=True)
+    )
+    identities = {victim.pk: {field: getattr(victim, field) for field in IDENTITY_FIELDS} for victim in victims}
+    audit_record_many(
+        AccessAction.IDENTITY_READ,
+        actor=user,
+        ip_address=ip_address,
+        events=[
+            {
+                "case_id": case.pk,
+                "victim_code": victim.code,
+                "details": {"fields": list(IDENTITY_FIELDS)},
+                "rests_on_legal_basis": victim.pk in on_legal_basis,
+            }
+            for victim in victims
+        ],
+    )
+    return identities
 
 
 def _rests_on_legal_basis(user: User, victim: Victim) -> bool:
@@ -102,3 +140,17 @@ def duplicate_check(*, user: User, document_type: str, document_number: str) -> 
     if institutions:
         audit_record(AccessAction.DUPLICATE_FOUND, actor=user, details={"institutions": institutions})
     return institutions
+
+
+def case_search_by_document(*, user: User, document_type: str, document_number: str) -> list[CaseRow]:
+    """Causas by a victim's document number (cases.selectors.case_list_by_document): only
+    cases where the user may read that victim's identity. Every search is an access-log event,
+    found or not, since it asks the system whether this person is a victim; the document number
+    itself is never logged."""
+    rows = case_list_by_document(user=user, document_type=document_type, document_number=document_number)
+    audit_record(
+        AccessAction.DOCUMENT_SEARCH,
+        actor=user,
+        details={"document_type": document_type, "cases": [row.id for row in rows]},
+    )
+    return rows

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -16,7 +15,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from cases.access import NOT_FOUND_MESSAGE, require_case_permission
 from cases.constants import CasePermission
 from cases.models import Case
-from cases.services import ConcurrentUpdateError
+from cases.services import ConcurrentUpdateError, person_in_case_save
 from institutions.models import Institution, User
 from kernel.choices import Sex
 from kernel.pseudonyms import allocate_code
@@ -198,13 +197,5 @@ def victim_update(
     link_fields = _allowed_fields(link_data, CASE_VICTIM_EDITABLE_FIELDS)
     if VICTIM_IDENTITY_FIELDS & set(fields) and not victim_identity_allowed(user=actor, victim=victim):
         raise PermissionDenied(IDENTITY_REFUSED_MESSAGE)
-    for name, value in fields.items():
-        setattr(victim, name, value)
-    for name, value in link_fields.items():
-        setattr(link, name, value)
-    raise_if_any(validation_errors(validate_instance, victim), validation_errors(validate_instance, link))
-    victim.version = F("version") + 1
-    victim.save()
-    link.save()
-    victim.refresh_from_db(fields=["version", "updated_at"])
+    person_in_case_save(person=victim, link=link, fields=fields, link_fields=link_fields)
     return link

@@ -194,6 +194,8 @@ MATRIX: dict[str, list[Probe]] = {
     # The case's tabs: pseudonyms and statistics for everyone who sees the case (identity only
     # behind the audited POSTs below); the history tab scopes its access log per institution.
     "cases:victims": [Probe("GET", _case, expected(sees_the_case, **UI))],
+    # Every victim of the scenario's case is readable exactly where its one victim is.
+    "cases:victims_identity": [Probe("POST", _case, expected(reads_identity, **UI))],
     "cases:offenders": [Probe("GET", _case, expected(sees_the_case, **UI))],
     "cases:history": [Probe("GET", _case, expected(sees_the_case, **UI))],
     # Create and edit pages (cases/form_views.py, victims/form_views.py): the form itself is

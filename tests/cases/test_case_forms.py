@@ -20,6 +20,7 @@ from institutions.constants import Role
 from kernel.constants import AccessAction
 from kernel.models import AccessEvent
 from tests.factories import CaseFactory, InstitutionFactory, UserFactory, valid_run
+from tests.forms_helpers import body, field_errors, grantee_officer
 
 pytestmark = pytest.mark.django_db
 
@@ -43,27 +44,8 @@ VALID_CASE = {
 
 
 @pytest.fixture
-def lead(institution):
-    return institution
-
-
-@pytest.fixture
-def officer_client(client, officer):
-    client.force_login(officer)
-    return client
-
-
-@pytest.fixture
 def case(lead):
     return CaseFactory(lead_institution=lead, ruc="2300000001-1", region_detected="CL-TA")
-
-
-def body(response) -> str:
-    return response.content.decode()
-
-
-def field_errors(response, name: str) -> list[str]:
-    return list(response.context["form"].errors.get(name, []))
 
 
 # --- registering a case -----------------------------------------------------------------------
@@ -357,14 +339,8 @@ def test_errors_of_the_offender_and_of_their_part_in_the_case_are_shown_together
     assert set(response.context["form"].errors) == {"document_number", "sentence_date"}
 
 
-def shared(case, officer, **grants):
-    grantee = InstitutionFactory()
-    case_share(actor=officer, case_id=case.pk, institution=grantee, reason="Coordinación", **grants)
-    return UserFactory(institution=grantee, role=Role.CASE_OFFICER)
-
-
 def test_a_collaborator_without_identity_access_registers_an_offender_without_identity(client, case, officer):
-    client.force_login(shared(case, officer, can_collaborate=True))
+    client.force_login(grantee_officer(case, officer, can_collaborate=True))
 
     page = client.get(reverse("cases:offender_create", args=[case.pk]))
     assert page.status_code == 200
@@ -379,7 +355,9 @@ def test_a_collaborator_without_identity_access_registers_an_offender_without_id
 
 def test_a_grantee_with_identity_on_a_legal_basis_registers_offender_identity(client, case, officer):
     client.force_login(
-        shared(case, officer, can_collaborate=True, can_view_identity=True, legal_basis="Oficio 12/2024 del fiscal")
+        grantee_officer(
+            case, officer, can_collaborate=True, can_view_identity=True, legal_basis="Oficio 12/2024 del fiscal"
+        )
     )
 
     response = client.post(reverse("cases:offender_create", args=[case.pk]), VALID_OFFENDER)
@@ -462,7 +440,7 @@ def test_an_offender_edit_over_someone_elses_save_answers_409_and_overwrites_not
 
 
 def test_a_collaborator_without_identity_access_cannot_write_offender_identity(client, case, officer, offender_link):
-    client.force_login(shared(case, officer, can_collaborate=True))
+    client.force_login(grantee_officer(case, officer, can_collaborate=True))
 
     page = client.get(edit_url(offender_link))
     assert page.status_code == 200 and "Mostrar y corregir la identidad" not in body(page)

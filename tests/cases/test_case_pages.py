@@ -424,6 +424,20 @@ def test_a_document_search_finds_only_the_cases_where_the_institution_may_read_t
     assert response["Cache-Control"].startswith("no-store")
 
 
+def test_every_document_search_is_in_the_access_log_without_the_document(as_officer, officer, document_cases):
+    from kernel.constants import AccessAction
+    from kernel.models import AccessEvent
+
+    document_search(as_officer)
+    document_search(as_officer, number="11.111.111-1")  # a valid RUN nobody has: logged too
+    events = list(AccessEvent.objects.filter(action=AccessAction.DOCUMENT_SEARCH, actor_id=officer.pk).order_by("id"))
+    assert len(events) == 2
+    assert sorted(events[0].details["cases"]) == sorted(document_cases[n].pk for n in ("led", "legal_basis", "consent"))
+    assert events[1].details["cases"] == []
+    digits = DOCUMENT.replace(".", "").split("-")[0]
+    assert all(digits not in str(event.details) and "11111111" not in str(event.details) for event in events)
+
+
 def test_a_document_search_agrees_with_who_may_reveal_each_victim(officer, document_cases):
     """The bulk rule the search and the víctimas tab use is victim_identity_allowed's."""
     links = set(case_victim_links_with_identity(user=officer).values_list("case_id", "victim_id"))
@@ -849,3 +863,61 @@ def test_the_history_pages_its_access_log_keeping_the_other_list_page(as_officer
 def test_tabs_of_a_case_the_institution_cannot_see_answer_404(client, full_case, route):
     client.force_login(UserFactory(institution=InstitutionFactory(), role=Role.CASE_OFFICER))
     assert client.get(reverse(route, args=[full_case["case"].pk])).status_code == 404
+
+
+# --- "Mostrar la identidad de todas las víctimas" ------------------------------------------------
+
+
+def test_revealing_all_victims_shows_each_readable_identity_and_logs_one_read_each(as_officer, officer, pdi):
+    case = CaseFactory(lead_institution=pdi)
+    victims = [victim_in(case, document=valid_run(12_000_000 + n)) for n in range(3)]
+    page = as_officer.get(reverse("cases:victims", args=[case.pk])).content.decode()
+    assert "Mostrar la identidad de todas las víctimas" in page and "Quispe" not in page
+
+    response = as_officer.post(reverse("cases:victims_identity", args=[case.pk]))
+
+    assert response.status_code == 200 and response["Cache-Control"].startswith("no-store")
+    body = response.content.decode()
+    assert body.count("Rosa Quispe") == 3
+    events = AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ, actor_id=officer.pk, case_id=case.pk)
+    assert sorted(events.values_list("victim_code", flat=True)) == sorted(v.code for v in victims)
+    assert not any(e.rests_on_legal_basis for e in events)  # the lead reads its own case
+
+
+def test_a_grantee_on_a_legal_basis_reveals_all_and_the_log_says_so(client, pdi, fiscalia):
+    case = CaseFactory(lead_institution=fiscalia)
+    victims = [victim_in(case), victim_in(case, minor=True)]
+    share(case, pdi, can_view_identity=True, legal_basis="Oficio 7/2025 de la Fiscalía Regional")
+    grantee = UserFactory(institution=pdi, role=Role.CASE_OFFICER)
+    client.force_login(grantee)
+
+    response = client.post(reverse("cases:victims_identity", args=[case.pk]))
+
+    assert response.status_code == 200 and response.content.decode().count("Rosa Quispe") == 2
+    logged = AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ, actor_id=grantee.pk)
+    assert sorted(logged.values_list("victim_code", flat=True)) == sorted(v.code for v in victims)
+    assert all(event.rests_on_legal_basis and event.institution_id == pdi.pk for event in logged)
+
+
+def test_revealing_all_without_identity_access_is_refused_and_logs_nothing(client, pdi, fiscalia):
+    case = CaseFactory(lead_institution=fiscalia)
+    victim_in(case)
+    share(case, pdi)  # *ver* only
+    client.force_login(UserFactory(institution=pdi, role=Role.CASE_OFFICER))
+    before = AccessEvent.objects.count()
+
+    assert client.post(reverse("cases:victims_identity", args=[case.pk])).status_code == 403
+    assert AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ).count() == 0
+    assert AccessEvent.objects.count() == before
+
+
+def test_revealing_all_keeps_the_access_log_chain_intact(as_officer, pdi):
+    from kernel.audit import audit_verify
+
+    case = CaseFactory(lead_institution=pdi)
+    for _ in range(4):
+        victim_in(case)
+    as_officer.post(reverse("cases:victims_identity", args=[case.pk]))
+    as_officer.post(reverse("cases:victims_identity", args=[case.pk]))
+    checked, broken = audit_verify()
+    assert broken is None and checked >= 8

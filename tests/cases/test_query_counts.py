@@ -37,8 +37,9 @@ REQUEST = 3
 # of cases with their lead institution. Searching and filtering change the count's query, not
 # how many there are.
 CASE_LIST_QUERIES = REQUEST + 3
-# The filter's institutions, and the matching cases with their lead (one query, at most 50).
-CASE_DOCUMENT_SEARCH_QUERIES = REQUEST + 2
+# The filter's institutions, the matching cases with their lead (one query, at most 50), and
+# the search's access-log event (savepoint, lock, id, previous hash, insert, release).
+CASE_DOCUMENT_SEARCH_QUERIES = REQUEST + 2 + 6
 # The case with its lead, the institution's permissions on it, its victims, its offenders, its
 # external references.
 CASE_DETAIL_QUERIES = REQUEST + 5
@@ -321,3 +322,22 @@ def test_create_and_edit_pages_take_pinned_queries_whatever_the_case_holds(offic
     counts = {name: queries_for(officer_client, url)[0] for name, url, _ in form_pages(case)}
 
     assert counts == {name: expected for name, _, expected in form_pages(case)}
+
+
+# "Mostrar la identidad de todas": the case and its visible victims (victims.identity: the case,
+# which victims are readable, those victims, which rest on a legal basis), the access-log append
+# (savepoint, lock, ids, previous hash, insert, release), then the tab (the case, permissions,
+# the links). The same for 1 or 10 victims: one append, not one per victim.
+VICTIMS_IDENTITY_QUERIES = REQUEST + 4 + 6 + 3
+
+
+@pytest.mark.parametrize("victims", [1, 10])
+def test_revealing_every_victim_takes_the_same_queries_for_1_or_10_victims(officer_client, lead, victims):
+    case = with_people(led_cases(lead, 1)[0], victims)
+    url = reverse("cases:victims_identity", args=[case.pk])
+    officer_client.post(url)
+    with CaptureQueriesContext(connection) as queries:
+        response = officer_client.post(url)
+    assert response.status_code == 200
+    assert response.content.decode().count('class="identity"') == victims
+    assert len(queries.captured_queries) == VICTIMS_IDENTITY_QUERIES

@@ -47,6 +47,7 @@ OFFICER_ROUTES = {
     "victims:edit",
     "victims:detail",
     "victims:identity",
+    "cases:victims_identity",
     "victims:duplicate_check",
     "victims:access_request_create",
 }
@@ -308,6 +309,10 @@ def test_case_officer_screens_are_accessible_and_keep_the_csp(new_page, audit):
     audit.visit(page, "víctima", reverse("victims:detail", args=[victim.pk]))
     page.get_by_role("button", name="Mostrar identidad").first.click()
     audit.check(page, "identidad de la víctima")
+    audit.visit(page, "ficha: víctimas", reverse("cases:victims", args=[case.pk]))
+    page.get_by_role("button", name="Mostrar la identidad de todas las víctimas").click()
+    page.get_by_text("Esta consulta quedó registrada").wait_for()
+    audit.check(page, "ficha: víctimas con su identidad")
     audit.visit(page, "ficha: imputados", reverse("cases:offenders", args=[case.pk]))
     page.get_by_role("button", name="Mostrar identidad").first.click()
     audit.check(page, "identidad del imputado")

@@ -43,28 +43,21 @@ ACCOUNT_ACTIONS = [
 ]
 
 
+def pdi_user(institution, role: str, username: str, first_name: str, last_name: str, email: str) -> User:
+    """A named user, whose names the pages and messages are checked for."""
+    return UserFactory(
+        institution=institution, role=role, username=username, first_name=first_name, last_name=last_name, email=email
+    )
+
+
 @pytest.fixture
 def admin(institution):
-    return UserFactory(
-        username="admin.pdi",
-        first_name="Carmen",
-        last_name="Vidal",
-        email="cvidal@pdi.cl",
-        institution=institution,
-        role=Role.INSTITUTION_ADMIN,
-    )
+    return pdi_user(institution, Role.INSTITUTION_ADMIN, "admin.pdi", "Carmen", "Vidal", "cvidal@pdi.cl")
 
 
 @pytest.fixture
 def member(institution):
-    return UserFactory(
-        username="lector.pdi",
-        first_name="Luis",
-        last_name="Araya",
-        email="laraya@pdi.cl",
-        institution=institution,
-        role=Role.READER,
-    )
+    return pdi_user(institution, Role.READER, "lector.pdi", "Luis", "Araya", "laraya@pdi.cl")
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.services import case_create
-from cases.sharing import case_share
 from institutions.constants import Role
 from kernel.constants import AccessAction
 from kernel.identity_documents import document_blind_index
 from kernel.models import AccessEvent
 from tests.factories import CaseFactory, InstitutionFactory, UserFactory, valid_run
+from tests.forms_helpers import body, field_errors, grantee_officer
 from victims.consent import consent_record
 from victims.constants import AgeStatus
 from victims.models import CaseVictim, Victim
@@ -60,27 +60,8 @@ MINOR = {
 
 
 @pytest.fixture
-def lead(institution):
-    return institution
-
-
-@pytest.fixture
-def officer_client(client, officer):
-    client.force_login(officer)
-    return client
-
-
-@pytest.fixture
 def case(lead):
     return CaseFactory(lead_institution=lead)
-
-
-def body(response) -> str:
-    return response.content.decode()
-
-
-def field_errors(response, name: str) -> list[str]:
-    return list(response.context["form"].errors.get(name, []))
 
 
 def create_url(case) -> str:
@@ -323,14 +304,8 @@ def test_an_officer_of_another_institution_gets_404(client, case):
     assert not Victim.objects.exists()
 
 
-def shared(case, officer, **grants):
-    grantee = InstitutionFactory()
-    case_share(actor=officer, case_id=case.pk, institution=grantee, reason="Coordinación", **grants)
-    return UserFactory(institution=grantee, role=Role.CASE_OFFICER)
-
-
 def test_a_collaborator_without_identity_access_registers_statistics_only(client, case, officer):
-    client.force_login(shared(case, officer, can_collaborate=True))
+    client.force_login(grantee_officer(case, officer, can_collaborate=True))
 
     page = client.get(create_url(case))
     assert page.status_code == 200
@@ -347,13 +322,17 @@ def test_identity_access_resting_on_consents_does_not_extend_to_a_new_victim(cli
     first = victim_register(actor=None, institution=officer.institution, sex="femenino")
     victim_link_to_case(actor=None, victim=first, case=case)
     consent = consent_record(actor=officer, victim_id=first.pk, given_on=datetime.date(2024, 1, 5), scope="ONG")
-    client.force_login(shared(case, officer, can_collaborate=True, can_view_identity=True, consent_ids=[consent.pk]))
+    client.force_login(
+        grantee_officer(case, officer, can_collaborate=True, can_view_identity=True, consent_ids=[consent.pk])
+    )
 
     assert 'name="given_names"' not in body(client.get(create_url(case)))
 
 
 def test_a_grantee_with_identity_on_a_legal_basis_registers_identity(client, case, officer):
-    client.force_login(shared(case, officer, can_collaborate=True, can_view_identity=True, legal_basis="Oficio 4/2024"))
+    client.force_login(
+        grantee_officer(case, officer, can_collaborate=True, can_view_identity=True, legal_basis="Oficio 4/2024")
+    )
 
     assert client.post(create_url(case), MINOR | {"given_names": "Rosa"}).status_code == 302
     assert CaseVictim.objects.select_related("victim").get(case=case).victim.given_names == "Rosa"
@@ -466,7 +445,7 @@ def test_a_victim_edit_over_someone_elses_save_answers_409_and_overwrites_nothin
 
 
 def test_a_collaborator_without_identity_access_cannot_write_a_victims_identity(client, case, officer, link):
-    client.force_login(shared(case, officer, can_collaborate=True))
+    client.force_login(grantee_officer(case, officer, can_collaborate=True))
 
     assert "Mostrar y corregir la identidad" not in body(client.get(edit_url(link)))
     assert client.post(edit_url(link), {"accion": "mostrar_identidad"}).status_code == 403
