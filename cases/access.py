@@ -105,6 +105,15 @@ def visible_case_ids(group_id: int | None, codename: str = CasePermission.VIEW):
     )
 
 
+def institutions_seeing_case(case_id: int):
+    """Ids of the institutions that may see the case now (the lead and every active grantee),
+    as a subquery: the grant table's groups holding *ver* on it, mapped to their institutions."""
+    groups = CaseGroupObjectPermission.objects.filter(
+        content_object_id=case_id, permission_id=permission_id(CasePermission.VIEW)
+    ).values("group_id")
+    return Institution.objects.filter(group_id__in=groups).values("pk")
+
+
 def is_case_officer(user: User) -> bool:
     return user.is_authenticated and user.role == Role.CASE_OFFICER and user.institution_id is not None
 

@@ -15,7 +15,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from pghistory.models import Events
 
-from cases.access import require_case_permission, user_group_id, visible_case_ids
+from cases.access import institutions_seeing_case, require_case_permission, user_group_id, visible_case_ids
 from cases.constants import AccessRequestStatus, CasePermission, CaseStatus, TraffickingPurpose
 from cases.filters import DEFAULT_SORT, SORT_COLUMNS, CaseQuery
 from cases.models import AccessRequest, Case, CaseExternalReference, CaseOffender, CaseShare, Offender
@@ -412,9 +412,23 @@ def case_change_history_page(*, case: Case, number) -> Page:
 def case_access_history_page(*, case: Case, institution_id: int | None, number) -> Page:
     """A page of the access-log events about the case or its victims, newest first, as
     AccessRow; restricted to one institution's events when ``institution_id`` is given
-    (case_history_access_scope)."""
+    (case_history_access_scope).
+
+    The events are those recorded against this case, and those about one of its victims
+    recorded against no case (a reveal on the victim's own page), but only when made by an
+    institution that sees this case. A victim's events through another case, or by an
+    institution that does not see this one, stay out: they would tell the lead that the other
+    case exists and who else works with the person.
+    """
     victim_codes = CaseVictim.objects.filter(case_id=case.pk).values("victim__code")
-    events = AccessEvent.objects.filter(Q(case_id=case.pk) | Q(victim_code__in=victim_codes))
+    events = AccessEvent.objects.filter(
+        Q(case_id=case.pk)
+        | Q(
+            Q(institution_id=case.lead_institution_id) | Q(institution_id__in=institutions_seeing_case(case.pk)),
+            case_id__isnull=True,
+            victim_code__in=victim_codes,
+        )
+    )
     if institution_id is not None:
         events = events.filter(institution_id=institution_id)
     columns = ("occurred_at", "action", "actor_username", "institution_id", "victim_code", "details")

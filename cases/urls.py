@@ -21,7 +21,6 @@ urlpatterns = [
     path("causas/<int:case_id>/historial/", views.case_history_view, name="history"),
     path("causas/<int:case_id>/compartir/", views.case_share_view, name="share"),
     path("causas/<int:case_id>/compartir/<int:share_id>/revocar/", views.case_unshare_view, name="unshare"),
-    path("causas/<int:case_id>/accesos/", views.case_access_log_view, name="access_log"),
     path(
         "causas/<int:case_id>/imputados/<uuid:offender_id>/identidad/",
         views.offender_identity_view,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -17,10 +16,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases.access import is_case_officer, require_case_permission, user_case_permissions
+from cases.access import is_case_officer, user_case_permissions
 from cases.constants import CasePermission
 from cases.filters import SORT_LABELS, CaseDocumentSearchForm, CaseFilterForm
-from cases.models import Case
+from cases.models import Case, Offender
 from cases.selectors import (
     access_requests_for_lead,
     case_access_history_page,
@@ -38,9 +37,13 @@ from cases.selectors import (
 from cases.sharing import access_request_decide, case_share, case_unshare
 from institutions.models import Institution
 from kernel.errors import DomainError
-from kernel.models import AccessEvent
 from kernel.web import confidential, refused_input
-from victims.identity import case_search_by_document, case_victims_identity_reveal, offender_identity_reveal
+from victims.identity import (
+    case_search_by_document,
+    case_victims_identity_reveal,
+    identity_rows,
+    offender_identity_reveal,
+)
 from victims.selectors import case_victims
 
 PAGE_SIZE = 25
@@ -252,6 +255,7 @@ def _share_errors(exc: ValidationError) -> dict[str, list[str]]:
     return {("general" if name == NON_FIELD_ERRORS else name): texts for name, texts in errors.items()}
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 @confidential
 @refused_input
@@ -302,23 +306,11 @@ def case_share_view(request, case_id: int):
 
 @require_POST
 @login_required
-@refused_input
+@refused_input(labels={"reason": gettext_lazy("Motivo de la revocación")})
 def case_unshare_view(request, case_id: int, share_id: int):
     get_object_or_404(case_shares(user=request.user, case_id=case_id), pk=share_id)  # 404/403 unless the lead's
     case_unshare(actor=request.user, share_id=share_id, reason=request.POST.get("reason", ""))
     return redirect("cases:share", case_id=case_id)
-
-
-@require_GET
-@login_required
-def case_access_log_view(request, case_id: int):
-    """Who accessed this case and when: for the lead institution."""
-    require_case_permission(request.user, case_id, CasePermission.ADMINISTER, write=False)
-    case = case_get(user=request.user, case_id=case_id)
-    victim_codes = case.victims.values_list("code", flat=True)
-    events = AccessEvent.objects.filter(case_id=case.pk) | AccessEvent.objects.filter(victim_code__in=victim_codes)
-    page = Paginator(events.order_by("-id"), 50).get_page(request.GET.get("pagina"))
-    return render(request, "cases/case_access_log.html", {"case": case, "page": page})
 
 
 @require_POST
@@ -327,18 +319,25 @@ def case_access_log_view(request, case_id: int):
 @refused_input
 def offender_identity_view(request, case_id: int, offender_id):
     identity = offender_identity_reveal(user=request.user, case_id=case_id, offender_id=offender_id)
-    return render(request, "cases/identity.html", {"identity": identity})
+    context = {
+        "title": _("Identidad del imputado"),
+        "rows": identity_rows(Offender, identity),
+        "back_url": reverse("cases:offenders", args=[case_id]),
+        "back_label": _("Volver a los imputados de la causa"),
+    }
+    return render(request, "cases/identity.html", context)
 
 
 @require_GET
 @login_required
+@confidential  # requests name people by document-derived matches and free-text reasons
 def access_request_list_view(request):
     return render(request, "cases/access_requests.html", {"requests": access_requests_for_lead(user=request.user)})
 
 
 @require_POST
 @login_required
-@refused_input
+@refused_input(labels={"decision": gettext_lazy("Decisión"), "note": gettext_lazy("Nota de la decisión")})
 def access_request_decide_view(request, request_id: int):
     get_object_or_404(access_requests_for_lead(user=request.user), pk=request_id)
     access_request_decide(

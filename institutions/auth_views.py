@@ -6,9 +6,11 @@ import time
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -17,8 +19,19 @@ from institutions import two_factor
 from institutions.middleware import LOGIN_AT, PREVIOUS_LOGIN, SEEN_AT
 
 
+class LoginForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # Django's Spanish is Spain's, and its wording; this one neither says which field was
+        # wrong nor whether the account exists.
+        "invalid_login": _lazy("Usuario o contraseña incorrectos. Revise ambos e intente de nuevo."),
+        "inactive": _lazy("Esta cuenta está desactivada. Consulte al administrador de su institución."),
+    }
+
+
 class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
+    authentication_form = LoginForm
 
     def form_valid(self, form):
         previous_login = form.get_user().last_login  # before Django overwrites it

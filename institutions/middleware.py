@@ -80,3 +80,28 @@ class RequireTwoFactorMiddleware:
         return path in self._open_paths or path.startswith(
             settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL
         )
+
+
+class HtmxAuthRedirectMiddleware:
+    """An htmx request (a filter, a page link, the duplicate warning) answered by a redirect to
+    sign-in or to the second factor would swap the login page into a fragment of the page.
+    For htmx, such a redirect becomes HX-Redirect: the browser loads the whole page instead."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._auth_paths: tuple[str, ...] | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.headers.get("HX-Request") == "true" and response.status_code in (301, 302, 303, 307, 308):
+            location = response.get("Location", "")
+            if location.split("?")[0] in self._paths():
+                redirect_for_htmx = HttpResponse(status=204)
+                redirect_for_htmx["HX-Redirect"] = location
+                return redirect_for_htmx
+        return response
+
+    def _paths(self) -> tuple[str, ...]:
+        if self._auth_paths is None:
+            self._auth_paths = tuple(reverse(name) for name in ("login", "two_factor_verify", "two_factor_enroll"))
+        return self._auth_paths

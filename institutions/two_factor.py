@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import segno
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -51,7 +52,7 @@ def enrollment_confirm(*, request: HttpRequest, token: str) -> bool:
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         audit_record(AccessAction.TWO_FACTOR_ENROLLED, actor=request.user)
-    otp_login(request, device)
+    _session_opened(request, device)
     return True
 
 
@@ -62,8 +63,18 @@ def verify(*, request: HttpRequest, token: str) -> bool:
     if device is None or not device.verify_token(_clean(token)):
         audit_record(AccessAction.LOGIN_FAILED, actor=request.user, details={"step": "totp"})
         return False
-    otp_login(request, device)
+    audit_record(AccessAction.TWO_FACTOR_VERIFIED, actor=request.user)
+    _session_opened(request, device)
     return True
+
+
+def _session_opened(request: HttpRequest, device: TOTPDevice) -> None:
+    """The session is verified; only now does the sign-in count as the user's last login
+    (institutions.apps takes that write away from the password step), so a password guessed
+    without the phone moves no "último ingreso" and no "desde su última visita"."""
+    otp_login(request, device)
+    request.user.last_login = timezone.now()
+    request.user.save(update_fields=["last_login"])
 
 
 def is_enrolled(user) -> bool:

@@ -25,7 +25,7 @@ from institutions.forms import UserInviteForm, UserRoleForm
 from institutions.models import User
 from institutions.selectors import institution_member_get, institution_members, is_institution_admin
 from kernel.errors import DomainError
-from kernel.web import confidential
+from kernel.web import confidential, refused_page
 
 PAGE_SIZE = 50
 
@@ -38,7 +38,7 @@ def institution_admin_required(view: Callable) -> Callable:
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not is_institution_admin(request.user):
             message = _("Solo los administradores institucionales pueden administrar los usuarios de su institución.")
-            return render(request, "kernel/refused.html", {"errors": {"__all__": [message]}}, status=403)
+            return refused_page(request, message, status=403)
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)

@@ -7,11 +7,12 @@ for these events (no business rule lives here, only the record).
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
 from kernel.audit import audit_record
+from kernel.client_ip import client_ip
 from kernel.constants import AccessAction
 
 
 def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    return client_ip(request) if request is not None else None
 
 
 def _logged_in(sender, request, user, **kwargs) -> None:

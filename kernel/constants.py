@@ -19,6 +19,7 @@ class AccessAction(models.TextChoices):
     LOGIN_FAILED = "ingreso_fallido", _("Ingreso fallido")
     TWO_FACTOR_ENROLLED = "2fa_activado", _("Segundo factor activado")
     TWO_FACTOR_RESET = "2fa_restablecido", _("Segundo factor restablecido")
+    TWO_FACTOR_VERIFIED = "2fa_verificado", _("Segundo factor verificado")
     USER_INVITED = "usuario_invitado", _("Usuario invitado")
     USER_ROLE_CHANGED = "usuario_rol_cambiado", _("Rol de usuario cambiado")
     USER_DEACTIVATED = "usuario_desactivado", _("Usuario desactivado")

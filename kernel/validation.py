@@ -2,6 +2,7 @@ from collections.abc import Callable, Mapping
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
+from django.utils.text import capfirst
 
 from kernel.fields import DocumentBlindIndexField
 
@@ -16,16 +17,27 @@ def validate_instance(instance: models.Model) -> None:
     - A blind index is derived from the document while saving, so it is skipped here.
     """
     computed = {f.name for f in instance._meta.concrete_fields if isinstance(f, DocumentBlindIndexField)}
-    instance.full_clean(exclude=computed, validate_constraints=False)
-    errors: dict[str, list] = {}
-    for constraint in instance._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint):
-            try:
-                constraint.validate(type(instance), instance, exclude=computed)
-            except ValidationError as exc:
-                exc.update_error_dict(errors)
-    if errors:
-        raise ValidationError(errors)
+    try:
+        instance.full_clean(exclude=computed, validate_constraints=False)
+        errors: dict[str, list] = {}
+        for constraint in instance._meta.constraints:
+            if isinstance(constraint, models.UniqueConstraint):
+                try:
+                    constraint.validate(type(instance), instance, exclude=computed)
+                except ValidationError as exc:
+                    exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+    except ValidationError as exc:
+        # The keys are field names; an error page shows the fields' labels instead
+        # (kernel.web.refused_input).
+        exc.field_labels = field_labels(type(instance))
+        raise
+
+
+def field_labels(model: type[models.Model]) -> dict[str, str]:
+    """Field name → its Spanish label (the verbose name, capitalised)."""
+    return {field.name: capfirst(field.verbose_name) for field in (*model._meta.fields, *model._meta.many_to_many)}
 
 
 def validation_errors(check: Callable[..., object], *args, **kwargs) -> dict[str, list[str]]:

@@ -59,3 +59,8 @@ def health(request: HttpRequest) -> JsonResponse:
     checks["redis"] = "ok" if redis_ping() else "error"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: Django's own page is English, with an inline style the CSP refuses."""
+    return render(request, "403_csrf.html", status=403)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from kernel.errors import DomainError
 
@@ -27,19 +29,61 @@ def confidential(view: Callable) -> Callable:
     return wrapper
 
 
-def refused_input(view: Callable) -> Callable:
+def refused_input(view: Callable | None = None, *, labels: Mapping[str, str] | None = None) -> Callable:
     """A refused action re-renders as a Spanish error page: 400 for bad input (field by field),
-    409 for a rule of the domain. Http404 and PermissionDenied pass through."""
+    409 for a rule of the domain. Http404 and PermissionDenied pass through.
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except ValidationError as exc:
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-            return render(request, "kernel/refused.html", {"errors": errors}, status=400)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            return render(request, "kernel/refused.html", {"errors": {"__all__": [exc.message]}}, status=409)
+    Each field's errors are shown under the field's Spanish label: the model field's verbose
+    name when the error comes from kernel.validation.validate_instance, else ``labels`` (for
+    keys that name a service argument, not a model field: ``@refused_input(labels={...})``).
+    A key with no label shows its messages alone; a raw key is never shown.
+    """
 
-    return wrapper
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            try:
+                return view(request, *args, **kwargs)
+            except ValidationError as exc:
+                return _refused(request, _labelled_errors(exc, labels), status=400)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+                return _refused(request, [RefusedField("", [exc.message])], status=409)
+
+        return wrapper
+
+    return decorate if view is None else decorate(view)
+
+
+@dataclass(frozen=True)
+class RefusedField:
+    label: str  # empty for errors of no field, or of a field with no known label
+    messages: list[str]
+
+
+def _labelled_errors(exc: ValidationError, labels: Mapping[str, str] | None) -> list[RefusedField]:
+    known = {**getattr(exc, "field_labels", {}), **(labels or {})}
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    return [
+        RefusedField("" if name == NON_FIELD_ERRORS else str(known.get(name, "")), texts)
+        for name, texts in errors.items()
+    ]
+
+
+def _refused(request: HttpRequest, errors: list[RefusedField], *, status: int) -> HttpResponse:
+    context = {"errors": errors, "back_url": referring_page(request)}
+    return render(request, "kernel/refused.html", context, status=status)
+
+
+def refused_page(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    """The Spanish refusal page with one message of no field (e.g. a 403 that says why)."""
+    return _refused(request, [RefusedField("", [str(message)])], status=status)
+
+
+def referring_page(request: HttpRequest) -> str:
+    """The page the user came from, if it is one of ours (same host), else ""."""
+    referer = request.META.get("HTTP_REFERER", "")
+    same_host = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return referer if referer and same_host else ""

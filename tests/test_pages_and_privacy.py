@@ -33,7 +33,7 @@ def test_an_officer_with_a_verified_session_sees_their_institution(client, offic
 def test_a_wrong_password_is_refused_with_a_spanish_message(client, officer):
     response = client.post(reverse("login"), {"username": "oficial.pdi", "password": "incorrecta"})
     assert response.status_code == 200
-    assert "Por favor, introduzca un nombre de usuario y clave correctos" in response.content.decode()
+    assert "Usuario o contraseña incorrectos" in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -10,8 +10,12 @@ audited like every reveal).
 
 Registration warns about a possible duplicate before saving: as soon as the document is typed
 (htmx, duplicate_warning_view) and again on submit, which works without JavaScript. The check
-is victims.identity.duplicate_check: audited, answering with institution names only. Saving
-anyway takes an explicit "Registrar de todas formas".
+is victims.services.victim_duplicates_check, audited. A person the institution may already
+identify is named by victim code and case: a victim of this very case is refused on the
+document field (nothing saved), a victim of another case is offered "Vincular a esta víctima"
+(victim_link_view, which links that person instead of registering them again). A person held
+only where the officer cannot read identity is told by institution names alone, and saving
+anyway takes an explicit "Registrar de todas formas". The document travels only in POST bodies.
 """
 
 from __future__ import annotations
@@ -27,21 +31,31 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cases.access import is_case_officer, require_case_permission
+from cases.access import require_case_permission
 from cases.constants import CasePermission
 from cases.models import Case
 from cases.person_edit import PersonEditPage
 from cases.selectors import case_get
 from kernel.forms import initial_values, render_form
 from kernel.web import confidential
-from victims.forms import DUPLICATE_WARNING_ID, VictimCreateForm, VictimEditForm
-from victims.identity import duplicate_check, victim_identity_reveal
+from victims.forms import DUPLICATE_WARNING_ID, LINK_ACTIONS_ID, VictimCreateForm, VictimEditForm
+from victims.identity import victim_identity_reveal
 from victims.models import CaseVictim
 from victims.selectors import case_identity_allowed, victim_identity_allowed
-from victims.services import CASE_VICTIM_EDITABLE_FIELDS, victim_register_in_case, victim_update
+from victims.services import (
+    ALREADY_IN_CASE_MESSAGE,
+    CASE_VICTIM_EDITABLE_FIELDS,
+    NO_DUPLICATES,
+    Duplicates,
+    victim_duplicates_check,
+    victim_link_check,
+    victim_link_existing_to_case,
+    victim_register_in_case,
+    victim_update,
+)
 
 VICTIM_FORM = "victims/forms/victim_form.html"
-DUPLICATE_WARNING = "victims/forms/_duplicate_warning.html"
+DUPLICATE_WARNING_SWAP = "victims/forms/_duplicate_warning_swap.html"
 VICTIM_STATISTICAL_FIELDS = ("sex", "nationality", "birth_year", "age_at_identification")
 
 
@@ -49,30 +63,55 @@ def _victims_page(case: Case) -> HttpResponse:
     return redirect("cases:victims", case_id=case.pk)
 
 
-def _holders(user, document_type: str, document_number: str) -> list[str]:
-    """Institutions holding this document in records the user cannot see ([] for a malformed
-    document: its error is reported on the field when the form is saved)."""
+def _duplicates(request, case: Case, document_type: str, document_number: str) -> Duplicates:
+    """What the duplicate warning says about this document (nothing for a missing or malformed
+    one: its error is reported on the field when the form is saved)."""
+    if not (document_type and document_number):
+        return NO_DUPLICATES
     try:
-        return duplicate_check(user=user, document_type=document_type, document_number=document_number)
+        return victim_duplicates_check(
+            user=request.user,
+            case_id=case.pk,
+            document_type=document_type,
+            document_number=document_number,
+            ip_address=request.META.get("REMOTE_ADDR"),
+        )
     except ValidationError:
-        return []
+        return NO_DUPLICATES
+
+
+def _registration_context(case: Case) -> dict:
+    return {"case": case, "creating": True, "warning_id": DUPLICATE_WARNING_ID, "link_actions_id": LINK_ACTIONS_ID}
+
+
+def _writes_identity_into(request, case_id: int) -> Case:
+    """The case, if the user may register a victim with identity into it (what the duplicate
+    warning serves): Http404 / PermissionDenied otherwise."""
+    require_case_permission(request.user, case_id, CasePermission.COLLABORATE, write=True)
+    case = case_get(user=request.user, case_id=case_id)
+    if not case_identity_allowed(user=request.user, case=case):
+        raise PermissionDenied(_("Su institución no tiene acceso a la identidad en esta causa."))
+    return case
 
 
 @require_POST
 @login_required
 @confidential
-def duplicate_warning_view(request):
-    """The warning region of the registration form, refreshed by htmx when the document changes.
+def duplicate_warning_view(request, case_id: int):
+    """The warning region of the registration form, refreshed by htmx when the document changes,
+    with the "Vincular a esta víctima" buttons swapped in among the form's buttons (out of band).
 
-    POST only: the document number travels in the body, never in a URL. Answers 200 with an
-    empty region when there is nothing to say, so htmx always swaps it in.
+    POST only: the document number travels in the body, never in a URL. Answers 200 with empty
+    regions when there is nothing to say, so htmx always swaps them in.
     """
-    if not is_case_officer(request.user):
-        raise PermissionDenied(_("Su rol no permite registrar víctimas."))
+    case = _writes_identity_into(request, case_id)
     document_type = request.POST.get("document_type", "")
     document_number = request.POST.get("document_number", "").strip()
-    holders = _holders(request.user, document_type, document_number) if document_type and document_number else []
-    return render(request, DUPLICATE_WARNING, {"holders": holders})
+    context = {
+        **_registration_context(case),
+        "duplicates": _duplicates(request, case, document_type, document_number),
+    }
+    return render(request, DUPLICATE_WARNING_SWAP, context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -82,21 +121,27 @@ def victim_create_view(request, case_id: int):
     require_case_permission(request.user, case_id, CasePermission.COLLABORATE, write=True)
     case = case_get(user=request.user, case_id=case_id)
     identity = case_identity_allowed(user=request.user, case=case)
-    context = {"case": case, "creating": True, "warning_id": DUPLICATE_WARNING_ID}
+    context = _registration_context(case)
     if request.method == "GET":
         initial = {"purpose": case.purpose, "region_detected": case.region_detected}
-        return render_form(request, VICTIM_FORM, VictimCreateForm(identity=identity, initial=initial), context)
-    form = VictimCreateForm(request.POST, identity=identity)
+        form = VictimCreateForm(identity=identity, case_id=case.pk, initial=initial)
+        return render_form(request, VICTIM_FORM, form, context)
+    form = VictimCreateForm(request.POST, identity=identity, case_id=case.pk)
     if form.is_valid():
         data = form.cleaned_data
-        holders = (
-            _holders(request.user, data["document_type"], data["document_number"])
+        duplicates = (
+            _duplicates(request, case, data["document_type"], data["document_number"])
             if form.wants_duplicate_check()
-            else []
+            else NO_DUPLICATES
         )
-        if holders:
-            # Nothing saved: the officer confirms, or looks for the person first.
-            return render(request, VICTIM_FORM, {"form": form, "holders": holders, **context}, status=409)
+        context["duplicates"] = duplicates
+        if duplicates.in_case:
+            # The same person twice in one case would be counted twice: refused, nothing saved.
+            form.add_error("document_number", ALREADY_IN_CASE_MESSAGE % {"code": duplicates.in_case.code})
+            return render_form(request, VICTIM_FORM, form, context)
+        if duplicates:
+            # Nothing saved: the officer links the person found, confirms, or looks further.
+            return render(request, VICTIM_FORM, {"form": form, **context}, status=409)
         try:
             link = victim_register_in_case(
                 actor=request.user, case_id=case.pk, data=form.person_data(), link_data=form.link_data()
@@ -106,6 +151,39 @@ def victim_create_view(request, case_id: int):
         else:
             messages.success(request, _("Víctima %(code)s registrada en la causa.") % {"code": link.victim.code})
             return _victims_page(case)
+    return render_form(request, VICTIM_FORM, form, context)
+
+
+@require_POST
+@login_required
+@confidential
+def victim_link_view(request, case_id: int, victim_id):
+    """ "Vincular a esta víctima": the registration form, sent to link the person the duplicate
+    warning found instead of registering them again (the button's formaction, so it works with
+    and without JavaScript, and the officer's "En esta causa" answers come along).
+
+    Only the victim's part in this case is taken from the form; the person's own record stays as
+    registered. Refusals come before the form is read (victims.services.victim_link_check). Bad
+    answers, or a person already in the case, bring the form back (400) as it was sent, with the
+    warning, nothing saved.
+    """
+    case, victim = victim_link_check(actor=request.user, case_id=case_id, victim_id=victim_id)
+    form = VictimCreateForm(request.POST, identity=True, case_id=case.pk)
+    form.is_valid()
+    form.keep_link_errors_only()
+    if not form.errors:
+        try:
+            victim_link_existing_to_case(
+                actor=request.user, case_id=case.pk, victim_id=victim.pk, link_data=form.link_data()
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("Víctima %(code)s vinculada a la causa.") % {"code": victim.code})
+            return _victims_page(case)
+    document_type = request.POST.get("document_type", "")
+    document_number = request.POST.get("document_number", "").strip()
+    context = {**_registration_context(case), "duplicates": _duplicates(request, case, document_type, document_number)}
     return render_form(request, VICTIM_FORM, form, context)
 
 

@@ -12,6 +12,9 @@ from victims.models import CaseVictim, Victim
 from victims.services import CASE_VICTIM_EDITABLE_FIELDS, VICTIM_EDITABLE_FIELDS
 
 DUPLICATE_WARNING_ID = "aviso-duplicado"
+# Where "Vincular a esta víctima" appears: among the form's buttons, after "Registrar víctima",
+# so that Enter in a field still registers (the first submit button of a form is its default).
+LINK_ACTIONS_ID = "acciones-vincular"
 
 
 class VictimForm(PersonInCaseForm):
@@ -76,20 +79,26 @@ class VictimCreateForm(VictimForm):
         help_text=_("Marque esta casilla si revisó el aviso y se trata de otra persona, o debe registrarla igual."),
     )
 
-    def __init__(self, *args, identity: bool, **kwargs):
+    def __init__(self, *args, identity: bool, case_id: int, **kwargs):
         super().__init__(*args, identity=identity, **kwargs)
         if identity:
             # As soon as the document is typed, ask whether the person is already registered
             # (victims.form_views.duplicate_warning_view). A POST, so the number stays out of URLs;
             # only the document and the CSRF token are sent.
             checked = {
-                "hx-post": reverse("victims:duplicate_warning"),
+                "hx-post": reverse("victims:duplicate_warning", args=[case_id]),
                 "hx-trigger": "change",
                 "hx-target": f"#{DUPLICATE_WARNING_ID}",
                 "hx-params": "document_type,document_number,csrfmiddlewaretoken",
             }
             self.fields["document_number"].widget.attrs.update(checked)
             self.fields["document_type"].widget.attrs.update(checked)
+
+    def keep_link_errors_only(self) -> None:
+        """For "Vincular a esta víctima": the person is not registered, so only their part in
+        the case is taken from the form; errors of the other fields do not stand in the way."""
+        for name in set(self.errors) - self.link_field_names:
+            del self.errors[name]
 
     def wants_duplicate_check(self) -> bool:
         data = self.cleaned_data

@@ -13,6 +13,7 @@ from cases.selectors import CaseRow, case_get, case_list_by_document, case_victi
 from institutions.models import User
 from kernel.audit import audit_record, audit_record_many
 from kernel.constants import AccessAction
+from kernel.identity_documents import DocumentType
 from victims.models import Victim
 from victims.selectors import case_identity_allowed, document_registered_elsewhere, victim_get, victim_identity_allowed
 
@@ -50,6 +51,19 @@ def victim_identity_reveal(*, user: User, victim_id, client_id: str = "", ip_add
         rests_on_legal_basis=_rests_on_legal_basis(user, victim),
     )
     return identity
+
+
+def identity_rows(model, identity: dict) -> list[tuple[str, object]]:
+    """(Spanish label, value) of each filled identity field, for display: field labels from the
+    model, the document type by its name ("RUN", "Pasaporte"), never an internal key."""
+    rows = []
+    for name, value in identity.items():
+        if value in (None, ""):
+            continue
+        if name == "document_type":
+            value = DocumentType(value).label if value in DocumentType.values else value
+        rows.append((str(model._meta.get_field(name).verbose_name).capitalize(), value))
+    return rows
 
 
 def case_victims_identity_reveal(*, user: User, case_id: int, ip_address: str | None = None) -> dict:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from cases.access import NOT_FOUND_MESSAGE, user_case_permissions, user_group_id, visible_case_ids
 from cases.constants import CasePermission
 from cases.models import Case, CaseShare
+from cases.selectors import case_victim_links_with_identity
 from institutions.models import Institution, User
 from kernel.identity_documents import document_blind_index
 from victims.models import CaseVictim, Victim
@@ -93,7 +97,9 @@ def document_registered_elsewhere(*, user: User, document_type: str, document_nu
     """Names of the institutions that hold this person in records the user cannot see.
 
     Only institution names leave this function: no case, code or field of the hidden records.
-    Raises ValidationError if the document is malformed (it cannot be indexed).
+    A case the institution sees, even at *ver* only, is never named here: see
+    victims_known_by_document for why. Raises ValidationError if the document is malformed (it
+    cannot be indexed).
     """
     if not _member(user):
         return []
@@ -111,3 +117,82 @@ def document_registered_elsewhere(*, user: User, document_type: str, document_nu
         .order_by("name")
         .values_list("name", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class KnownVictim:
+    """A victim holding the typed document, whose identity the user's institution may read."""
+
+    id: uuid.UUID
+    code: str
+    cases: tuple[Case, ...]  # the cases the user sees the person in, by RUC
+    in_case: bool  # already a victim of the case the officer is registering into
+    rests_on_legal_basis: bool  # for the access log, as victims.identity records reveals
+
+
+def victims_known_by_document(
+    *, user: User, document_type: str, document_number: str, case_id: int
+) -> list[KnownVictim]:
+    """The victims with this document whose identity the user's institution may read, with the
+    cases the user sees them in: "this person is already registered as V-… in causa …".
+
+    Who counts is the rule of victim_identity_allowed (and of cases.selectors.
+    case_victim_links_with_identity): the institution leads a case of the victim, holds
+    *ver identidad* on one through a share stating a legal basis or resting on this victim's
+    consent, or registered the victim without a case. Such an institution may already read who
+    the person is, document included, so naming the victim's code and cases tells it nothing new.
+
+    A victim the institution sees only at *ver* (pseudonym and statistics) is left out, and is
+    not named through its institutions either (document_registered_elsewhere skips every case
+    the user sees). *Ver* is exactly the grant that does not tie a record to a person
+    (../shared/access-model.md): saying that the typed document matches, even only by naming the
+    case's lead institution, would let the officer pin an identity on a victim whose case facts
+    and statistics they read, and probe the blind index with documents of their choosing. Where
+    the access model and the issue differ the stricter reading wins, so a *ver*-only match answers
+    as an unknown person does (ADR 0002: absent from every search). The price is that such an
+    officer may register the person a second time: a duplicate record is a smaller harm than an
+    identity given to an institution its grant does not allow.
+
+    Raises ValidationError if the document is malformed (it cannot be indexed). Two queries.
+    """
+    if not _member(user):
+        return []
+    institution_id = user.institution_id
+    index = document_blind_index(document_type, document_number)
+    readable = case_victim_links_with_identity(user=user).filter(victim__document_index=index).values("victim_id")
+    without_case = Q(registering_institution_id=institution_id) & ~Exists(
+        CaseVictim.objects.filter(victim_id=OuterRef("pk"))
+    )
+    led = Exists(CaseVictim.objects.filter(victim_id=OuterRef("pk"), case__lead_institution_id=institution_id))
+    on_legal_basis = Exists(
+        CaseShare.objects.filter(
+            institution_id=institution_id,
+            revoked_at__isnull=True,
+            can_view_identity=True,
+            case__victim_links__victim_id=OuterRef("pk"),
+        ).exclude(legal_basis="")
+    )
+    seen_links = (
+        CaseVictim.objects.filter(case__in=visible_case_ids(user_group_id(user)))
+        .select_related("case")
+        .only("case_id", "victim_id", "case__id", "case__ruc")
+        .order_by("case__ruc", "case_id")
+    )
+    victims = (
+        Victim.objects.filter(document_index=index)
+        .filter(Q(pk__in=readable) | without_case)
+        .annotate(rests_on_legal_basis=on_legal_basis & ~led)
+        .only("id", "code")
+        .prefetch_related(Prefetch("case_links", queryset=seen_links, to_attr="seen_links"))
+        .order_by("code")
+    )
+    return [
+        KnownVictim(
+            id=victim.pk,
+            code=victim.code,
+            cases=tuple(link.case for link in victim.seen_links),
+            in_case=any(link.case_id == case_id for link in victim.seen_links),
+            rests_on_legal_basis=victim.rests_on_legal_basis,
+        )
+        for victim in victims
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,13 +18,22 @@ from cases.constants import CasePermission
 from cases.models import Case
 from cases.services import ConcurrentUpdateError, person_in_case_save
 from institutions.models import Institution, User
+from kernel.audit import audit_record_many
 from kernel.choices import Sex
+from kernel.constants import AccessAction
+from kernel.identity_documents import document_blind_index
 from kernel.pseudonyms import allocate_code
 from kernel.validation import raise_if_any, validate_instance, validation_errors
 from victims.constants import AgeStatus
-from victims.identity import IDENTITY_FIELDS
+from victims.identity import IDENTITY_FIELDS, duplicate_check
 from victims.models import CaseVictim, Victim
-from victims.selectors import case_identity_allowed, victim_identity_allowed
+from victims.selectors import (
+    KnownVictim,
+    case_identity_allowed,
+    victim_get,
+    victim_identity_allowed,
+    victims_known_by_document,
+)
 
 
 @transaction.atomic
@@ -112,6 +122,12 @@ CASE_VICTIM_EDITABLE_FIELDS = frozenset({"age_status", "age_at_facts", "purpose"
 IDENTITY_REFUSED_MESSAGE = _lazy(
     "Su institución no tiene acceso a la identidad de esta víctima, y no puede registrarla ni modificarla."
 )
+ALREADY_IN_CASE_MESSAGE = _lazy(
+    "Esta persona ya es víctima de esta causa, como %(code)s: no se puede registrar otra vez."
+)
+LINK_REFUSED_MESSAGE = _lazy(
+    "Su institución no tiene acceso a la identidad de esta víctima en esta causa, y no puede vincularla a ella."
+)
 
 
 def _allowed_fields(data: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
@@ -139,6 +155,10 @@ def victim_register_in_case(
     consents are the existing victims', and do not cover a victim added later. Writing what one
     may not read would also let the writer probe the blind index with documents of their choosing.
 
+    A person whose document is already held by a victim of this case is refused on
+    ``document_number`` (the officer links nobody twice; ALREADY_IN_CASE_MESSAGE names the
+    victim's code, which whoever may write identity into the case may read).
+
     Raises one ValidationError with the errors of both records; if the link is refused after
     the victim was written, the victim is rolled back with it, so nothing is ever half-saved.
     """
@@ -150,6 +170,7 @@ def victim_register_in_case(
         raise PermissionDenied(IDENTITY_REFUSED_MESSAGE)
     link_fields["purpose"] = link_fields.get("purpose") or case.purpose
     link_fields["region_detected"] = link_fields.get("region_detected") or case.region_detected
+    already_in_case = _already_in_case_errors(case, fields)
     victim, victim_errors = None, {}
     try:
         victim = victim_register(actor=actor, institution=actor.institution, **{"sex": Sex.UNKNOWN, **fields})
@@ -158,7 +179,7 @@ def victim_register_in_case(
     link_errors = validation_errors(
         CaseVictim(case=case, **link_fields).full_clean, exclude=["case", "victim"], validate_constraints=False
     )
-    raise_if_any(victim_errors, link_errors)  # a victim written above is rolled back with it
+    raise_if_any(already_in_case, victim_errors, link_errors)  # a victim written above is rolled back with it
     return victim_link_to_case(actor=actor, victim=victim, case=case, **link_fields)
 
 
@@ -199,3 +220,125 @@ def victim_update(
         raise PermissionDenied(IDENTITY_REFUSED_MESSAGE)
     person_in_case_save(person=victim, link=link, fields=fields, link_fields=link_fields)
     return link
+
+
+def _already_in_case_errors(case: Case, fields: Mapping[str, Any]) -> dict[str, list[str]]:
+    if not (fields.get("document_type") and fields.get("document_number")):
+        return {}
+    try:
+        index = document_blind_index(fields["document_type"], fields["document_number"])
+    except ValidationError:
+        return {}  # a malformed document is reported on its field by victim_register
+    code = (
+        CaseVictim.objects.filter(case=case, victim__document_index=index)
+        .values_list("victim__code", flat=True)
+        .first()
+    )
+    return {"document_number": [ALREADY_IN_CASE_MESSAGE % {"code": code}]} if code else {}
+
+
+# --- the duplicate warning of the registration form, and linking the person found --------------
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """What the duplicate warning says (victim_duplicates_check)."""
+
+    known: tuple[KnownVictim, ...] = ()  # victims the institution may read: code and cases
+    holders: tuple[str, ...] = ()  # institutions holding the person where the user cannot see
+
+    def __bool__(self) -> bool:
+        return bool(self.known or self.holders)
+
+    @property
+    def in_case(self) -> KnownVictim | None:
+        """The victim of this very case holding the document, if any: registering is refused."""
+        return next((victim for victim in self.known if victim.in_case), None)
+
+    @property
+    def linkable(self) -> tuple[KnownVictim, ...]:
+        return tuple(victim for victim in self.known if not victim.in_case)
+
+
+NO_DUPLICATES = Duplicates()
+
+
+@transaction.atomic
+def victim_duplicates_check(
+    *, user: User, case_id: int, document_type: str, document_number: str, ip_address: str | None = None
+) -> Duplicates:
+    """ "Is this person already registered?", asked while registering a victim into a case.
+
+    Two answers, by what the institution may know (victims.selectors.victims_known_by_document
+    says why): the victims whose identity it may read, by code and case, and whether one is a
+    victim of this case already; and the institutions holding the person in records it cannot
+    see, by name only (victims.identity.duplicate_check, which logs that answer itself).
+
+    Each victim named is an identity read in the access log (the answer ties the typed document
+    to the victim's code), all in one append; the document itself is never logged. An answer
+    that names nobody logs nothing. Callers check first that the user may write identity into
+    the case (*colaborar*, the case-officer role, victims.selectors.case_identity_allowed).
+    Raises ValidationError if the document is malformed.
+    """
+    known = tuple(
+        victims_known_by_document(
+            user=user, document_type=document_type, document_number=document_number, case_id=case_id
+        )
+    )
+    holders = tuple(duplicate_check(user=user, document_type=document_type, document_number=document_number))
+    if known:
+        audit_record_many(
+            AccessAction.IDENTITY_READ,
+            actor=user,
+            ip_address=ip_address,
+            events=[
+                {
+                    "victim_code": victim.code,
+                    "details": {"fields": ["document_type", "document_number"], "check": "duplicate"},
+                    "rests_on_legal_basis": victim.rests_on_legal_basis,
+                }
+                for victim in known
+            ],
+        )
+    return Duplicates(known=known, holders=holders)
+
+
+def victim_link_check(*, actor: User, case_id: int, victim_id) -> tuple[Case, Victim]:
+    """May the actor link this existing victim to the case? Returns both, or refuses.
+
+    Linking writes the person, identity and all, into the case, so it takes what registering
+    them with identity takes (*colaborar*, the case-officer role, and identity access to the
+    case: victims.selectors.case_identity_allowed) and identity access to this victim
+    (victim_identity_allowed): otherwise an institution could bring into a case it leads a
+    victim it sees only at *ver*, and so give itself that victim's identity.
+
+    Http404 if the case or the victim is not visible to the actor; PermissionDenied (403) if
+    they are and the actor may not link.
+    """
+    require_case_permission(actor, case_id, CasePermission.COLLABORATE, write=True)
+    case = Case.objects.get(pk=case_id)
+    victim = victim_get(user=actor, victim_id=victim_id)
+    if not (case_identity_allowed(user=actor, case=case) and victim_identity_allowed(user=actor, victim=victim)):
+        raise PermissionDenied(LINK_REFUSED_MESSAGE)
+    return case, victim
+
+
+@transaction.atomic
+def victim_link_existing_to_case(*, actor: User, case_id: int, victim_id, link_data: Mapping[str, Any]) -> CaseVictim:
+    """ "Vincular a esta víctima": make a victim already registered (found by the duplicate
+    warning) a victim of this case too, with their part in it (``link_data``:
+    CASE_VICTIM_EDITABLE_FIELDS), instead of registering the person a second time. The
+    victim's own record is left as it is.
+
+    Refusals as victim_link_check; a victim already in the case is refused on
+    ``document_number`` (ValidationError, nothing saved), and so are bad ``link_data`` fields.
+    The link is written through victim_link_to_case, and so lands in the case's change history
+    like every registration (kernel.history), attributed to the request's user.
+    """
+    case, victim = victim_link_check(actor=actor, case_id=case_id, victim_id=victim_id)
+    # Two officers linking the same person at once: the second waits, then sees the first link.
+    list(Victim.objects.select_for_update().filter(pk=victim.pk).values_list("pk", flat=True))
+    if CaseVictim.objects.filter(case=case, victim=victim).exists():
+        raise ValidationError({"document_number": [ALREADY_IN_CASE_MESSAGE % {"code": victim.code}]})
+    link_fields = _allowed_fields(link_data, CASE_VICTIM_EDITABLE_FIELDS)
+    return victim_link_to_case(actor=actor, victim=victim, case=case, **link_fields)

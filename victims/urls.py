@@ -6,8 +6,9 @@ app_name = "victims"
 
 urlpatterns = [
     path("victimas/duplicados/", views.duplicate_check_view, name="duplicate_check"),
-    path("victimas/duplicados/aviso/", form_views.duplicate_warning_view, name="duplicate_warning"),
     path("causas/<int:case_id>/victimas/nueva/", form_views.victim_create_view, name="create"),
+    path("causas/<int:case_id>/victimas/nueva/aviso/", form_views.duplicate_warning_view, name="duplicate_warning"),
+    path("causas/<int:case_id>/victimas/<uuid:victim_id>/vincular/", form_views.victim_link_view, name="link"),
     path("causas/<int:case_id>/victimas/<uuid:victim_id>/editar/", form_views.victim_edit_view, name="edit"),
     path("victimas/<uuid:victim_id>/", views.victim_detail_view, name="detail"),
     path("victimas/<uuid:victim_id>/identidad/", views.victim_identity_view, name="identity"),

@@ -6,6 +6,9 @@ import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.access import is_case_officer
@@ -13,7 +16,8 @@ from cases.sharing import access_request_create
 from kernel.identity_documents import DocumentType
 from kernel.web import confidential, refused_input
 from victims.consent import consent_record, consent_withdraw
-from victims.identity import duplicate_check, victim_identity_reveal
+from victims.identity import duplicate_check, identity_rows, victim_identity_reveal
+from victims.models import Victim
 from victims.selectors import victim_get, victim_identity_allowed
 
 
@@ -43,7 +47,13 @@ def victim_detail_view(request, victim_id):
 def victim_identity_view(request, victim_id):
     """'Mostrar identidad': a POST, because reading identity is an audited act, not a page view."""
     identity = victim_identity_reveal(user=request.user, victim_id=victim_id, ip_address=_client_ip(request))
-    return render(request, "cases/identity.html", {"identity": identity})
+    context = {
+        "title": _("Identidad de la víctima"),
+        "rows": identity_rows(Victim, identity),
+        "back_url": reverse("victims:detail", args=[victim_id]),
+        "back_label": _("Volver a la víctima"),
+    }
+    return render(request, "cases/identity.html", context)
 
 
 def _date_or_none(value: str | None) -> datetime.date | None:
@@ -99,7 +109,7 @@ def duplicate_check_view(request):
 
 @require_POST
 @login_required
-@refused_input
+@refused_input(labels={"reason": gettext_lazy("Motivo")})
 def access_request_create_view(request):
     requests = access_request_create(
         actor=request.user,

@@ -55,8 +55,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "kernel.middleware.NoStoreWhenSignedInMiddleware",
     "kernel.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "institutions.middleware.HtmxAuthRedirectMiddleware",
     "institutions.middleware.SessionLimitsMiddleware",
     "institutions.middleware.RequireTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -137,6 +139,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# A refused CSRF token (an expired session, a stale tab) gets a Spanish page under the CSP.
+CSRF_FAILURE_VIEW = "kernel.views.csrf_failure"
+
 # Two-factor authentication (django-otp, TOTP): every human user enrolls on first login.
 OTP_TOTP_ISSUER = "MITP Chile"
 OTP_TOTP_THROTTLE_FACTOR = 1
@@ -148,6 +153,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Behind the reverse proxy every request would come from the proxy's address, and five bad
+# passwords from anyone would lock the user out for everyone. TRUSTED_PROXY_COUNT (environment) is
+# the number of trusted proxies in front of the app (MITP_PROXY_COUNT); 0 reads REMOTE_ADDR.
+MITP_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "kernel.client_ip.client_ip"
 
 # Content-Security-Policy (django-csp): no inline script or style anywhere, no third-party origin.
 CONTENT_SECURITY_POLICY = {

@@ -236,6 +236,22 @@ MATRIX: dict[str, list[Probe]] = {
             label="reveal-identity",
         ),
     ],
+    # The duplicate warning of the victim form, and "Vincular a esta víctima": for whoever may
+    # write identity into the case (the lead here: shared_collaborate has no identity access,
+    # shared_identity may not write). The scenario's victim is already in the case, so linking
+    # it is refused as input even with a valid answer.
+    "victims:duplicate_warning": [Probe("POST", _case, expected(lead_officer_writes, **UI), label="empty")],
+    "victims:link": [
+        Probe("POST", _case_victim, expected(lead_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
+        Probe(
+            "POST",
+            _case_victim,
+            expected(lead_officer_writes, **UI),
+            body=lambda s: {"age_status": "desconocida"},
+            ok=REFUSED_INPUT,
+            label="already-in-the-case",
+        ),
+    ],
     "cases:share": [
         Probe("GET", _case, expected(lead_reads, **UI)),
         Probe("POST", _case, expected(lead_officer_writes, **UI), ok=REFUSED_INPUT, label="empty"),
@@ -257,7 +273,6 @@ MATRIX: dict[str, list[Probe]] = {
             label="empty",
         )
     ],
-    "cases:access_log": [Probe("GET", _case, expected(lead_reads, **UI))],
     # Reading identity is a POST (an audited act); any role of an institution allowed to read it.
     "cases:offender_identity": [
         Probe("POST", lambda s: {"case_id": s.case_id, "offender_id": s.offender_id}, expected(reads_identity, **UI))

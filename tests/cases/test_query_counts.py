@@ -341,3 +341,169 @@ def test_revealing_every_victim_takes_the_same_queries_for_1_or_10_victims(offic
     assert response.status_code == 200
     assert response.content.decode().count('class="identity"') == victims
     assert len(queries.captured_queries) == VICTIMS_IDENTITY_QUERIES
+
+
+# --- the victim's page, solicitudes, the institution's access log, identity reveals, duplicates ---
+# Each takes the same queries for 1 or 5 of what it lists or looks through.
+# An audited act runs in a transaction (savepoint, release) around its reads and the access-log
+# append (savepoint, lock, id, previous hash, insert, release: kernel.audit).
+ACCESS_LOG_APPEND = 6
+# The victim (visible through the institution's cases), whether it has cases at all, whether
+# the institution leads one of them with identity access (victim_identity_allowed stops there
+# for the lead), its consents. The case officer's role comes with the user.
+VICTIM_DETAIL_QUERIES = REQUEST + 4
+# The requests about cases the institution administers, with the requesting institution and
+# the case (one join).
+ACCESS_REQUESTS_QUERIES = REQUEST + 1
+# The page's count and the page of events (the role check comes with the user).
+ACCESS_LOG_QUERIES = REQUEST + 2
+# Transaction; the victim, whether it has cases, a case the institution leads with identity
+# access, whether a share on a legal basis covers it (rests_on_legal_basis); the append.
+VICTIM_IDENTITY_QUERIES = REQUEST + 2 + 4 + ACCESS_LOG_APPEND
+# Transaction; the case (visibility in the same query), the offender's part in it with the
+# offender (the lead's identity access costs no query); the append.
+OFFENDER_IDENTITY_QUERIES = REQUEST + 2 + 2 + ACCESS_LOG_APPEND
+# Transaction; the names of the institutions holding the document in records the user cannot
+# see (one query, whatever their number); the append, since a match is itself an event.
+DUPLICATE_CHECK_QUERIES = REQUEST + 2 + 1 + ACCESS_LOG_APPEND
+
+
+def post_queries_for(client, url: str, data: dict | None = None) -> tuple[int, object]:
+    """queries_for for a POST: the first one warms the process's caches and is not counted."""
+    client.post(url, data or {})
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, data or {})
+    assert response.status_code == 200, response.status_code
+    return len(queries.captured_queries), response
+
+
+def victim_in_cases(lead, cases: int):
+    """One victim in ``cases`` cases of the lead, with as many consents."""
+    officer = UserFactory(institution=lead, role=Role.CASE_OFFICER)
+    victim = victim_register(
+        actor=None,
+        institution=lead,
+        given_names="Rosa",
+        surnames="Quispe",
+        document_type="run",
+        document_number=valid_run(15_500_000),
+        sex=Sex.FEMALE,
+        nationality="BO",
+    )
+    for n, case in enumerate(led_cases(lead, cases)):
+        victim_link_to_case(actor=None, victim=victim, case=case)
+        consent_record(actor=officer, victim_id=victim.pk, given_on=datetime.date(2024, 1, 1 + n), scope=f"OIM {n}")
+    return victim
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_victim_detail_takes_the_same_queries_for_1_or_5_cases_and_consents(officer_client, lead, rows):
+    victim = victim_in_cases(lead, rows)
+
+    count, response = queries_for(officer_client, reverse("victims:detail", args=[victim.pk]))
+
+    body = response.content.decode()
+    assert all(f"OIM {n}" in body for n in range(rows))  # every consent's scope is listed
+    assert count == VICTIM_DETAIL_QUERIES
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_access_requests_take_the_same_queries_for_1_or_5_requests(officer_client, lead, rows):
+    for case in led_cases(lead, rows):
+        requester = UserFactory(institution=InstitutionFactory(name=f"Solicitante {case.pk}"))
+        AccessRequest.objects.create(case=case, institution=requester.institution, requested_by=requester, reason="R")
+
+    count, response = queries_for(officer_client, reverse("cases:access_requests"))
+
+    assert response.content.decode().count("Solicitante ") == rows
+    assert count == ACCESS_REQUESTS_QUERIES
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_the_institution_access_log_takes_the_same_queries_for_1_or_5_events(client, lead, rows):
+    officer = UserFactory(institution=lead, role=Role.CASE_OFFICER)
+    for case in led_cases(lead, rows):
+        case_share(actor=officer, case_id=case.pk, institution=InstitutionFactory(), reason="Coordinación")
+    client.force_login(UserFactory(institution=lead, role=Role.INSTITUTION_ADMIN))
+
+    count, response = queries_for(client, reverse("access_log"))
+
+    assert response.context["page"].paginator.count == rows + 1  # the shares and the admin's sign-in
+    assert count == ACCESS_LOG_QUERIES
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_revealing_a_victim_takes_the_same_queries_in_1_or_5_cases(officer_client, lead, rows):
+    victim = victim_in_cases(lead, rows)
+
+    count, response = post_queries_for(officer_client, reverse("victims:identity", args=[victim.pk]))
+
+    assert "Quispe" in response.content.decode()
+    assert count == VICTIM_IDENTITY_QUERIES
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_revealing_an_offender_takes_the_same_queries_for_1_or_5_people_in_the_case(officer_client, lead, rows):
+    case = with_people(led_cases(lead, 1)[0], rows)
+    offender_id = case.offender_links.values_list("offender_id", flat=True).first()
+
+    url = reverse("cases:offender_identity", args=[case.pk, offender_id])
+    count, response = post_queries_for(officer_client, url)
+
+    assert "Soto" in response.content.decode()
+    assert count == OFFENDER_IDENTITY_QUERIES
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_the_duplicate_check_takes_the_same_queries_for_1_or_5_institutions_holding_the_person(
+    officer_client, lead, rows
+):
+    led_cases(lead, 1)  # the officer's institution holds grants (its group exists)
+    document = valid_run(16_600_000)
+    for n in range(rows):
+        elsewhere = CaseFactory(lead_institution=InstitutionFactory(name=f"Institución {n}"))
+        victim = victim_register(
+            actor=None,
+            institution=elsewhere.lead_institution,
+            document_type="run",
+            document_number=document,
+            sex=Sex.FEMALE,
+        )
+        victim_link_to_case(actor=None, victim=victim, case=elsewhere)
+
+    count, response = post_queries_for(
+        officer_client, reverse("victims:duplicate_check"), {"tipo": "run", "numero": document}
+    )
+
+    assert response.context["institutions"] == [f"Institución {n}" for n in range(rows)]
+    assert count == DUPLICATE_CHECK_QUERIES
+
+
+# The victim form's duplicate warning (victims.form_views.duplicate_warning_view), as the lead's
+# officer: the institution's permissions on the case, the case; the transaction; the known
+# victims, their cases (one prefetch); the names of institutions holding the person elsewhere
+# (victims.identity.duplicate_check, in a transaction of its own); one append for every victim named.
+DUPLICATE_WARNING_QUERIES = REQUEST + 2 + 2 + 2 + 1 + 2 + ACCESS_LOG_APPEND
+
+
+@pytest.mark.parametrize("victims", [1, 4])
+def test_the_duplicate_warning_takes_the_same_queries_for_1_or_4_known_victims_in_2_cases_each(
+    officer_client, lead, victims
+):
+    target, *others = led_cases(lead, 3)
+    document = valid_run(16_700_000)
+    for _ in range(victims):
+        victim = victim_register(
+            actor=None, institution=lead, document_type="run", document_number=document, sex=Sex.FEMALE
+        )
+        for case in others:
+            victim_link_to_case(actor=None, victim=victim, case=case)
+
+    count, response = post_queries_for(
+        officer_client,
+        reverse("victims:duplicate_warning", args=[target.pk]),
+        {"document_type": "run", "document_number": document},
+    )
+
+    assert response.content.decode().count(">Vincular a esta víctima") == victims
+    assert count == DUPLICATE_WARNING_QUERIES

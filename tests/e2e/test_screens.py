@@ -38,7 +38,6 @@ OFFICER_ROUTES = {
     "cases:offenders",
     "cases:history",
     "cases:share",
-    "cases:access_log",
     "cases:offender_create",
     "cases:offender_edit",
     "cases:offender_identity",
@@ -70,6 +69,7 @@ NOT_SCREENS = {
     "victims:consent_record": "POST only, redirects to the victim's page",
     "victims:consent_withdraw": "POST only, redirects to the victim's page",
     "victims:duplicate_warning": "htmx fragment of the victim form, checked inside it",
+    "victims:link": "POST only, from the victim form's duplicate warning; redirects to the case's victims",
     "institutions:user_role": "POST only, answers with the user's page",
     "institutions:user_reactivate": "POST only, redirects to the user's page",
     "institutions:user_unlock": "POST only, redirects to the user's page",
@@ -273,7 +273,6 @@ def test_case_officer_screens_are_accessible_and_keep_the_csp(new_page, audit):
         ("ficha: víctimas", "cases:victims"),
         ("ficha: imputados", "cases:offenders"),
         ("ficha: historial", "cases:history"),
-        ("ficha: accesos", "cases:access_log"),
         ("registrar imputado", "cases:offender_create"),
         ("ficha: compartir", "cases:share"),
     ]:

@@ -243,15 +243,27 @@ def test_a_session_ends_twelve_hours_after_login_even_when_active(officer):
     assert response.status_code == 302 and "_auth_user_id" not in client.session
 
 
-def test_login_remembers_the_previous_visit_for_the_home_page(officer):
+def test_only_a_verified_sign_in_counts_as_the_last_login(officer):
     client = Client()
     assert password_login(client, officer.username).status_code == 302
-    assert client.session[PREVIOUS_LOGIN] is None  # first login ever
+    assert client.session[PREVIOUS_LOGIN] is None  # first sign-in ever
+    officer.refresh_from_db()
+    assert officer.last_login is None  # a password alone is not a sign-in
+    key = manual_key(client.get(reverse("two_factor_enroll")).content.decode())
+    client.post(reverse("two_factor_enroll"), {"token": code_for(key)})
     officer.refresh_from_db()
     first_login = officer.last_login
+    assert first_login is not None
+
     client = Client()
     password_login(client, officer.username)
     assert client.session[PREVIOUS_LOGIN] == first_login.isoformat()
+    officer.refresh_from_db()
+    assert officer.last_login == first_login  # unchanged until the code
+    client.post(reverse("two_factor_verify"), {"token": code_for(key, 1)})
+    officer.refresh_from_db()
+    assert officer.last_login > first_login
+    assert AccessEvent.objects.filter(action=AccessAction.TWO_FACTOR_VERIFIED, actor_id=officer.pk).count() == 1
 
 
 def test_deactivating_a_user_ends_their_open_session(officer):
@@ -270,3 +282,54 @@ def test_changing_the_password_ends_the_other_sessions(officer):
     officer.save()
     response = client.get(reverse("home"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+# --- every signed-in answer is no-store; htmx and CSRF edge cases -------------------------------
+
+
+@pytest.mark.parametrize("route", [r for r in application_routes() if "(?P" not in r.route], ids=lambda r: r.name)
+def test_no_answer_to_a_signed_in_user_may_be_cached(client, officer, route):
+    """Every route, generated from the URL resolver (found or not, allowed or not)."""
+    client.force_login(officer)
+    response = client.get(_concrete(route.route))
+    assert "no-store" in response["Cache-Control"], (route.name, response.status_code)
+
+
+def test_an_htmx_request_after_the_session_expired_reloads_the_whole_page(officer):
+    client = Client()
+    enroll(client, officer)
+    _set_session(client, **{SEEN_AT: int(time.time()) - 31 * 60})
+    response = client.get(reverse("cases:list"), {"estado": "vigente"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith(reverse("login"))
+
+
+def test_an_htmx_request_of_an_anonymous_user_reloads_the_whole_page(db):
+    response = Client().get(reverse("cases:list"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response["HX-Redirect"].startswith(reverse("login"))
+
+
+def test_a_refused_csrf_token_gets_a_spanish_page_without_inline_style(officer):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse("login"), {"username": officer.username, "password": PASSWORD})
+    body = response.content.decode()
+    assert response.status_code == 403 and "El formulario expiró" in body
+    assert '<html lang="es-CL">' in body and "<style" not in body
+
+
+def test_behind_a_proxy_failures_are_counted_per_client_address(settings, officer):
+    settings.MITP_PROXY_COUNT = 1
+
+    def attempt(forwarded_for: str, password: str):
+        return Client().post(
+            reverse("login"),
+            {"username": officer.username, "password": password},
+            REMOTE_ADDR="10.9.9.9",  # the proxy, for every request
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+    for n in range(5):
+        # The attacker writes its own X-Forwarded-For; the proxy appends the real address.
+        attempt(f"1.2.3.{n}, 200.1.1.1", "incorrecta")
+    assert attempt("200.1.1.1", PASSWORD).status_code == 429
+    assert attempt("200.2.2.2", PASSWORD).status_code == 302  # another client behind the same proxy

@@ -458,7 +458,7 @@ def test_a_system_administrator_gets_404_on_every_case_and_victim_page_and_endpo
     gets = [
         f"/causas/{case.pk}/",
         f"/causas/{case.pk}/compartir/",
-        f"/causas/{case.pk}/accesos/",
+        f"/causas/{case.pk}/historial/",
         f"/api/v1/cases/{case.pk}/",
         f"/api/v1/cases/{case.pk}/victims/",
         f"/api/v1/cases/{case.pk}/shares/",

@@ -7,6 +7,7 @@ tests/access/test_access_matrix.py.
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -14,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.services import case_create
+from cases.sharing import case_share
 from institutions.constants import Role
 from kernel.constants import AccessAction
 from kernel.identity_documents import document_blind_index
@@ -204,25 +206,39 @@ def registered_elsewhere():
     return victim
 
 
+def warning_url(case) -> str:
+    return reverse("victims:duplicate_warning", args=[case.pk])
+
+
+def link_url(case, victim) -> str:
+    return reverse("victims:link", args=[case.pk, victim.pk])
+
+
+def text(html: str) -> str:
+    """The words of a page, as a reader gets them: no tags, single spaces."""
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
 def test_the_document_field_asks_for_duplicates_by_post_into_a_live_region(officer_client, case):
     html = body(officer_client.get(create_url(case)))
 
-    url = reverse("victims:duplicate_warning")
-    assert url == "/victimas/duplicados/aviso/"  # no document in the URL: it travels in the body
+    url = warning_url(case)
+    assert url == f"/causas/{case.pk}/victimas/nueva/aviso/"  # no document in the URL: it travels in the body
     number_input = html[html.index('name="document_number"') - 300 : html.index('name="document_number"') + 300]
     assert f'hx-post="{url}"' in number_input and 'hx-trigger="change"' in number_input
     assert 'hx-target="#aviso-duplicado"' in number_input
     assert 'hx-params="document_type,document_number,csrfmiddlewaretoken"' in number_input
     assert '<div id="aviso-duplicado" class="duplicate-warning" role="status" aria-live="polite">' in html
+    # The place the "Vincular" buttons are swapped into comes after "Registrar víctima", so that
+    # Enter in a field registers rather than links.
+    assert html.index(">Registrar víctima</button>") < html.index('id="acciones-vincular"')
 
 
 def test_the_htmx_warning_names_the_institution_holding_the_person_and_is_audited(
     officer_client, case, registered_elsewhere
 ):
     response = officer_client.post(
-        reverse("victims:duplicate_warning"),
-        {"document_type": "run", "document_number": DOCUMENT},
-        headers={"HX-Request": "true"},
+        warning_url(case), {"document_type": "run", "document_number": DOCUMENT}, headers={"HX-Request": "true"}
     )
 
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
@@ -230,29 +246,39 @@ def test_the_htmx_warning_names_the_institution_holding_the_person_and_is_audite
     assert "<html" not in html  # a fragment for the warning region
     assert "Servicio Nacional de Migraciones" in html
     assert registered_elsewhere.code not in html  # institution names only
+    assert "Vincular" not in html  # a person the institution cannot identify is not offered
     assert 'name="confirm_duplicate"' in html and "Registrar de todas formas" in html
     event = AccessEvent.objects.get(action=AccessAction.DUPLICATE_FOUND)
     assert event.details == {"institutions": ["Servicio Nacional de Migraciones"]}
     assert DOCUMENT not in str(event.details)
+    assert not AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ).exists()
+
+
+# What the duplicate warning writes to the access log.
+CHECK_ACTIONS = (AccessAction.DUPLICATE_FOUND, AccessAction.IDENTITY_READ)
+EMPTY_LINK_ACTIONS = '<div id="acciones-vincular" class="link-actions" hx-swap-oob="true"></div>'
 
 
 @pytest.mark.parametrize("number", [valid_run(5_555_555), "", "12.345.678-0"])
-def test_the_htmx_warning_is_empty_for_an_unknown_or_unreadable_document(officer_client, registered_elsewhere, number):
+def test_the_htmx_warning_is_empty_for_an_unknown_or_unreadable_document(
+    officer_client, case, registered_elsewhere, number
+):
     posted = {"document_type": "run", "document_number": number}
 
-    response = officer_client.post(reverse("victims:duplicate_warning"), posted)
+    response = officer_client.post(warning_url(case), posted)
 
     assert response.status_code == 200
-    assert body(response).strip() == ""
-    assert not AccessEvent.objects.filter(action=AccessAction.DUPLICATE_FOUND).exists()
+    # Both regions come back empty, so a warning shown for the previous document goes away.
+    assert text(body(response)) == "" and EMPTY_LINK_ACTIONS in body(response).replace("\n", "")
+    assert not AccessEvent.objects.filter(action__in=CHECK_ACTIONS).exists()
 
 
-def test_the_duplicate_warning_takes_no_get_and_no_reader(client, lead):
+def test_the_duplicate_warning_takes_no_get_and_no_reader(client, case, lead):
     client.force_login(UserFactory(institution=lead, role=Role.READER))
     posted = {"document_type": "run", "document_number": DOCUMENT}
 
-    assert client.get(reverse("victims:duplicate_warning"), posted).status_code == 405
-    assert client.post(reverse("victims:duplicate_warning"), posted).status_code == 403
+    assert client.get(warning_url(case), posted).status_code == 405
+    assert client.post(warning_url(case), posted).status_code == 403
 
 
 def test_submitting_a_possible_duplicate_warns_instead_of_saving(officer_client, case, registered_elsewhere):
@@ -276,13 +302,236 @@ def test_confirming_registers_the_person_anyway(officer_client, case, registered
     assert link.victim_id != registered_elsewhere.pk
 
 
-def test_a_person_already_in_a_case_the_institution_sees_raises_no_warning(officer_client, case, lead):
-    victim = victim_register(
-        actor=None, institution=lead, document_type="run", document_number=DOCUMENT, sex="femenino"
-    )
-    victim_link_to_case(actor=None, victim=victim, case=CaseFactory(lead_institution=lead))
+# --- a person the institution already knows: named, and linked instead of registered again ----
 
+
+def register_known(institution, case=None, **fields) -> Victim:
+    """The same person, registered by ``institution`` (in ``case``, or with no case)."""
+    victim = victim_register(
+        actor=None, institution=institution, given_names="Matilde", surnames="Ccori", document_type="run",
+        document_number=DOCUMENT, sex="femenino", nationality="BO", **fields,
+    )  # fmt: skip
+    if case is not None:
+        victim_link_to_case(actor=None, victim=victim, case=case)
+    return victim
+
+
+@pytest.fixture
+def other_case(lead):
+    return CaseFactory(lead_institution=lead)
+
+
+@pytest.fixture
+def known(lead, other_case) -> Victim:
+    """The person, already a victim of another case of the same institution."""
+    return register_known(lead, other_case)
+
+
+def test_the_htmx_warning_names_a_known_victim_by_code_and_case_and_offers_to_link(
+    officer_client, case, other_case, known, officer
+):
+    response = officer_client.post(warning_url(case), {"document_type": "run", "document_number": DOCUMENT})
+
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    html = body(response)
+    assert f"Esta persona ya está registrada como {known.code} en la causa {other_case.ruc}." in text(html)
+    assert f'href="{reverse("victims:detail", args=[known.pk])}"' in html
+    assert f'href="{reverse("cases:detail", args=[other_case.pk])}"' in html
+    # "Vincular a esta víctima" goes among the form's buttons, out of band, and posts the form
+    # to the link action: a URL with the victim's id, never the document.
+    actions = html[html.index('id="acciones-vincular"') :]
+    assert 'hx-swap-oob="true"' in actions
+    assert f'formaction="{link_url(case, known)}"' in actions and "Vincular a esta víctima" in actions
+    assert DOCUMENT not in html and "17234567" not in html
+    # Naming the victim ties the document to the code: an identity read, the document not logged.
+    (event,) = AccessEvent.objects.filter(action__in=CHECK_ACTIONS)
+    assert (event.action, event.victim_code, event.actor_id) == (AccessAction.IDENTITY_READ, known.code, officer.pk)
+    assert event.details == {"fields": ["document_type", "document_number"], "check": "duplicate"}
+    assert not event.rests_on_legal_basis
+
+
+def test_submitting_a_known_person_without_javascript_offers_to_link_and_saves_nothing(
+    officer_client, case, other_case, known
+):
+    response = officer_client.post(create_url(case), VALID_VICTIM)
+
+    assert response.status_code == 409
+    html = body(response)
+    assert f"Esta persona ya está registrada como {known.code} en la causa {other_case.ruc}." in text(html)
+    assert f'formaction="{link_url(case, known)}"' in html
+    assert 'href="#aviso-duplicado"' in html and 'value="Ccori Mamani"' in html
+    assert html.index(">Registrar víctima</button>") < html.index(f'formaction="{link_url(case, known)}"')
+    assert Victim.objects.count() == 1 and not CaseVictim.objects.filter(case=case).exists()
+
+
+def test_linking_makes_the_known_person_a_victim_of_this_case_without_registering_them_again(
+    officer_client, case, other_case, known, officer
+):
+    # The whole form comes along (the button's formaction): only its "En esta causa" answers are
+    # taken; the person's record stays as it was registered.
+    posted = {**VALID_VICTIM, "given_names": "Otro nombre", "nationality": "PE", "birth_date": TOMORROW}
+
+    response = officer_client.post(link_url(case, known), posted)
+
+    assert response.status_code == 302 and response["Location"] == reverse("cases:victims", args=[case.pk])
+    assert DOCUMENT not in response["Location"]
+    assert Victim.objects.count() == 1
+    link = CaseVictim.objects.get(case=case)
+    assert link.victim_id == known.pk
+    assert (link.age_status, link.age_at_facts, link.purpose, link.region_detected) == (
+        AgeStatus.KNOWN,
+        23,
+        "explotacion_sexual",
+        "CL-TA",
+    )
+    assert link.identified_date == datetime.date(2023, 3, 2)
+    victim = Victim.objects.get(pk=known.pk)
+    assert (victim.given_names, victim.nationality.code, victim.version) == ("Matilde", "BO", known.version)
+    assert CaseVictim.objects.filter(victim=known).count() == 2  # still a victim of the other case
+    (event,) = CaseVictim.pgh_event_model.objects.filter(pgh_obj_id=link.pk, pgh_label="insert")
+    assert event.pgh_context.metadata["user"] == officer.pk  # in the case's history, by whom
+    messages = [str(message) for message in response.wsgi_request._messages]
+    assert messages == [f"Víctima {known.code} vinculada a la causa."]
+
+
+def test_a_bad_answer_about_this_case_keeps_the_link_form_as_sent_and_links_nothing(officer_client, case, known):
+    response = officer_client.post(link_url(case, known), {**VALID_VICTIM, "age_at_facts": ""})
+
+    assert response.status_code == 400
+    assert field_errors(response, "age_at_facts") == ["Indique la edad, o marque que es desconocida."]
+    html = body(response)
+    assert 'value="Ccori Mamani"' in html and "Habla aymara." in html
+    assert f'formaction="{link_url(case, known)}"' in html  # the warning, to try again
+    assert not CaseVictim.objects.filter(case=case).exists()
+
+
+def test_a_person_registered_without_a_case_by_the_institution_is_offered_too(officer_client, case, lead):
+    victim = register_known(lead)
+
+    html = body(officer_client.post(warning_url(case), {"document_type": "run", "document_number": DOCUMENT}))
+
+    assert f"Esta persona ya está registrada como {victim.code} sin causa (Protocolo de Atención)." in text(html)
+    assert f'formaction="{link_url(case, victim)}"' in html
+    assert officer_client.post(link_url(case, victim), VALID_VICTIM).status_code == 302
+    assert CaseVictim.objects.get(case=case).victim_id == victim.pk
+
+
+def test_a_known_person_also_held_where_the_officer_cannot_see_is_told_both_ways(
+    officer_client, case, known, registered_elsewhere
+):
+    html = text(body(officer_client.post(warning_url(case), {"document_type": "run", "document_number": DOCUMENT})))
+
+    assert f"registrada como {known.code}" in html
+    assert "figura en registros de: Servicio Nacional de Migraciones" in html
+    assert registered_elsewhere.code not in html
+
+
+# --- the same person twice in one case is refused ------------------------------------------------
+
+
+@pytest.fixture
+def in_this_case(lead, case) -> Victim:
+    return register_known(lead, case)
+
+
+def test_the_htmx_warning_says_the_person_is_already_a_victim_of_this_case(officer_client, case, in_this_case):
+    html = body(officer_client.post(warning_url(case), {"document_type": "run", "document_number": DOCUMENT}))
+
+    assert f"Esta persona ya está registrada como {in_this_case.code} en la causa {case.ruc}." in text(html)
+    assert "Ya es víctima de esta causa: no se puede registrar otra vez." in text(html)
+    assert "Vincular" not in html and "confirm_duplicate" not in html
+
+
+@pytest.mark.parametrize("confirmed", [False, True], ids=["as-typed", "confirmed-anyway"])
+def test_registering_a_victim_of_this_case_again_is_refused_on_the_document(
+    officer_client, case, in_this_case, confirmed
+):
+    posted = {**VALID_VICTIM, **({"confirm_duplicate": "on"} if confirmed else {})}
+
+    response = officer_client.post(create_url(case), posted)
+
+    assert response.status_code == 400
+    message = f"Esta persona ya es víctima de esta causa, como {in_this_case.code}: no se puede registrar otra vez."
+    assert field_errors(response, "document_number") == [message]
+    html = body(response)
+    assert 'id="id_document_number_error"' in html and 'href="#id_document_number"' in html
+    assert 'value="Ccori Mamani"' in html
+    assert Victim.objects.count() == 1 and CaseVictim.objects.filter(case=case).count() == 1
+
+
+def test_linking_a_victim_already_in_the_case_is_refused_on_the_document(officer_client, case, in_this_case):
+    response = officer_client.post(link_url(case, in_this_case), VALID_VICTIM)
+
+    assert response.status_code == 400
+    assert field_errors(response, "document_number") == [
+        f"Esta persona ya es víctima de esta causa, como {in_this_case.code}: no se puede registrar otra vez."
+    ]
+    assert CaseVictim.objects.filter(case=case).count() == 1
+
+
+# --- what a person seen only at *ver*, or not at all, gives away: nothing -----------------------
+
+
+@pytest.fixture
+def seen_at_ver(officer) -> Victim:
+    """The same person in another institution's case, shared with the officer's at *ver*."""
+    other = InstitutionFactory(name="Fiscalía Regional de Tarapacá")
+    other_case = CaseFactory(lead_institution=other)
+    sharer = UserFactory(institution=other, role=Role.CASE_OFFICER)
+    case_share(actor=sharer, case_id=other_case.pk, institution=officer.institution, reason="Coordinación")
+    return register_known(other, other_case)
+
+
+def test_a_person_seen_only_at_ver_is_not_revealed_and_may_be_registered(officer_client, case, seen_at_ver):
+    response = officer_client.post(warning_url(case), {"document_type": "run", "document_number": DOCUMENT})
+
+    assert text(body(response)) == ""  # as for a person nobody registered
+    assert not AccessEvent.objects.filter(action__in=CHECK_ACTIONS).exists()
     assert officer_client.post(create_url(case), VALID_VICTIM).status_code == 302
+    assert CaseVictim.objects.select_related("victim").get(case=case).victim_id != seen_at_ver.pk
+
+
+def test_a_person_seen_only_at_ver_cannot_be_linked_into_a_case_the_institution_leads(
+    officer_client, case, seen_at_ver
+):
+    # Linking would make the officer's institution a lead of one of the victim's cases, and so
+    # give it the identity its *ver* grant does not.
+    assert officer_client.post(link_url(case, seen_at_ver), VALID_VICTIM).status_code == 403
+    assert not CaseVictim.objects.filter(case=case).exists()
+
+
+def test_a_person_in_a_case_the_officer_cannot_see_cannot_be_linked(officer_client, case, registered_elsewhere):
+    assert officer_client.post(link_url(case, registered_elsewhere), VALID_VICTIM).status_code == 404
+    assert not CaseVictim.objects.filter(case=case).exists()
+
+
+def test_a_reader_and_a_collaborator_without_identity_access_can_neither_ask_nor_link(
+    client, case, lead, officer, known
+):
+    posted = {"document_type": "run", "document_number": DOCUMENT}
+    client.force_login(UserFactory(institution=lead, role=Role.READER))
+    assert client.post(link_url(case, known), VALID_VICTIM).status_code == 403
+    client.force_login(grantee_officer(case, officer, can_collaborate=True))
+    assert client.post(warning_url(case), posted).status_code == 403
+    assert client.post(link_url(case, known), VALID_VICTIM).status_code == 404  # a case it does not see
+    assert not CaseVictim.objects.filter(case=case).exists()
+    assert not AccessEvent.objects.filter(action__in=CHECK_ACTIONS).exists()
+
+
+def test_a_grantee_on_a_legal_basis_sees_a_victim_of_the_shared_case_as_known_and_the_read_says_so(
+    client, case, officer, lead
+):
+    victim = register_known(lead, CaseFactory(lead_institution=lead))
+    grantee = grantee_officer(case, officer, can_collaborate=True, can_view_identity=True, legal_basis="Oficio 4/2024")
+    victim_link_to_case(actor=None, victim=victim, case=case)
+    new_case = CaseFactory(lead_institution=grantee.institution)
+    client.force_login(grantee)
+
+    html = body(client.post(warning_url(new_case), {"document_type": "run", "document_number": DOCUMENT}))
+
+    assert f"registrada como {victim.code} en la causa {case.ruc}." in text(html)  # not the lead's other case
+    assert f'formaction="{link_url(new_case, victim)}"' in html
+    assert AccessEvent.objects.get(action=AccessAction.IDENTITY_READ).rests_on_legal_basis is True
 
 
 # --- who may ----------------------------------------------------------------------------------
