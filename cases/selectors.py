@@ -10,6 +10,7 @@ from functools import reduce
 from django.core.paginator import Page, Paginator
 from django.db import models as db_models
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -132,13 +133,24 @@ def _filter_condition(filters: dict) -> Q:
     return condition
 
 
-def _ordering(sort: str) -> tuple:
+# A filtered list with at most this many matches is sorted in memory (see _ordering).
+SORT_MATCHES_IN_MEMORY = 10_000
+
+
+def _ordering(sort: str, *, few_matches: bool = False) -> tuple:
+    """ORDER BY for a sort key. With few matches (a selective filter or search), the sort
+    column is wrapped so that no index matches it: otherwise PostgreSQL may walk the whole
+    index in sort order hoping to meet 25 matches early (seen: 44,000 cases read to find 25 of
+    1,700 for "vigente, 2019, by RUC"), where reading the matches and sorting them is cheap."""
     descending = sort.startswith("-")
     column = SORT_COLUMNS.get(sort.lstrip("-"))
     if column is None:
-        return LIST_ORDER
+        column, descending = "updated_at", True  # LIST_ORDER
+    key = Coalesce(F(column), F(column)) if few_matches else F(column)
     if column == "ruc":  # the only nullable one: cases without RUC go last either way
-        first = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+        first = key.desc(nulls_last=True) if descending else key.asc(nulls_last=True)
+    elif few_matches:
+        first = key.desc() if descending else key.asc()
     else:
         # Plain "-column" (not F().desc(nulls_last)): it matches the b-tree index read backwards.
         first = f"-{column}" if descending else column
@@ -165,8 +177,9 @@ def case_list_page(
         cases = cases.filter(_query_condition(query))
     if filters:
         cases = cases.filter(_filter_condition(filters))
-    total = case_list_count(user=user) if query is None and not filters else cases.count()
-    rows = _rows(cases.order_by(*_ordering(sort)))
+    selective = query is not None or bool(filters)
+    total = cases.count() if selective else case_list_count(user=user)
+    rows = _rows(cases.order_by(*_ordering(sort, few_matches=selective and total <= SORT_MATCHES_IN_MEMORY)))
     page = KnownCountPaginator(rows, size, count=total).get_page(number)
     page.object_list = [CaseRow(*values) for values in page.object_list]
     return page
