@@ -133,8 +133,10 @@ def _filter_condition(filters: dict) -> Q:
     return condition
 
 
-# A filtered list with at most this many matches is sorted in memory (see _ordering).
-SORT_MATCHES_IN_MEMORY = 10_000
+# A filtered list with at most this many matches is sorted in memory (see _ordering). Above
+# it, matches are dense enough that walking the sort column's index meets a page of them soon
+# (a region filter: 1,250 of 20,000 visible cases, 25 ms walking against 45 ms sorting).
+SORT_MATCHES_IN_MEMORY = 1_000
 
 
 def _ordering(sort: str, *, few_matches: bool = False) -> tuple:
