@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from cases.models import Case, CaseShare
 from cases.selectors import LIST_ORDER, KnownCountPaginator, case_get, case_list, case_list_count, case_shares
 from kernel.api import ConfidentialApiView
+from kernel.client_ip import client_ip
 from victims.identity import victim_identity_reveal
 from victims.models import CaseVictim, Victim
 from victims.selectors import case_victims, victim_get
@@ -93,9 +94,7 @@ class VictimIdentityApi(ConfidentialApiView):
     """GET the decrypted identity: audited like a browser reveal."""
 
     def get(self, request, victim_id):
-        identity = victim_identity_reveal(
-            user=request.user, victim_id=victim_id, ip_address=request.META.get("REMOTE_ADDR")
-        )
+        identity = victim_identity_reveal(user=request.user, victim_id=victim_id, ip_address=client_ip(request))
         if identity.get("birth_date"):
             identity["birth_date"] = identity["birth_date"].isoformat()
         return Response(identity)

@@ -36,6 +36,7 @@ from cases.selectors import (
 )
 from cases.sharing import access_request_decide, case_share, case_unshare
 from institutions.models import Institution
+from kernel.client_ip import client_ip
 from kernel.errors import DomainError
 from kernel.web import confidential, refused_input
 from victims.identity import (
@@ -186,9 +187,7 @@ def case_victims_view(request, case_id: int):
 def case_victims_identity_view(request, case_id: int):
     """ "Mostrar la identidad de todas": the víctimas tab with every readable identity shown,
     each read recorded in the access log (victims.identity.case_victims_identity_reveal)."""
-    identities = case_victims_identity_reveal(
-        user=request.user, case_id=case_id, ip_address=request.META.get("REMOTE_ADDR")
-    )
+    identities = case_victims_identity_reveal(user=request.user, case_id=case_id, ip_address=client_ip(request))
     context = _case_context(request, case_id, "victims")
     links = list(case_victims(user=request.user, case_id=case_id).order_by("victim__code"))
     for link in links:

@@ -36,6 +36,7 @@ from cases.constants import CasePermission
 from cases.models import Case
 from cases.person_edit import PersonEditPage
 from cases.selectors import case_get
+from kernel.client_ip import client_ip
 from kernel.forms import initial_values, render_form
 from kernel.web import confidential
 from victims.forms import DUPLICATE_WARNING_ID, LINK_ACTIONS_ID, VictimCreateForm, VictimEditForm
@@ -74,7 +75,7 @@ def _duplicates(request, case: Case, document_type: str, document_number: str) -
             case_id=case.pk,
             document_type=document_type,
             document_number=document_number,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
         )
     except ValidationError:
         return NO_DUPLICATES
@@ -226,7 +227,7 @@ def victim_edit_view(request, case_id: int, victim_id):
             victim_identity_reveal,
             user=request.user,
             victim_id=link.victim_id,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
         ),
         update=partial(victim_update, actor=request.user, case_id=case.pk, victim_id=link.victim_id),
     )

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases.access import is_case_officer
 from cases.sharing import access_request_create
+from kernel.client_ip import client_ip
 from kernel.identity_documents import DocumentType
 from kernel.web import confidential, refused_input
 from victims.consent import consent_record, consent_withdraw
@@ -22,7 +23,7 @@ from victims.selectors import victim_get, victim_identity_allowed
 
 
 def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    return client_ip(request)
 
 
 @require_GET

@@ -59,3 +59,25 @@ def test_an_offender_identity_is_shown_with_spanish_labels(client, officer):
     assert response.status_code == 200 and "Identidad del imputado" in body and "Soto" in body
     assert not any(name in body for name in INTERNAL_NAMES)
     assert reverse("cases:offenders", args=[case.pk]) in body
+
+
+def test_behind_the_proxy_a_reveal_is_logged_with_the_client_address(client, officer, settings):
+    from kernel.constants import AccessAction
+    from kernel.models import AccessEvent
+
+    settings.MITP_PROXY_COUNT = 1
+    case = CaseFactory(lead_institution=officer.institution)
+    victim = victim_register(actor=None, institution=officer.institution, given_names="Ana", sex=Sex.FEMALE)
+    victim_link_to_case(actor=None, victim=victim, case=case, age_status=AgeStatus.KNOWN, age_at_facts=30)
+    client.force_login(officer)
+
+    client.post(
+        reverse("victims:identity", args=[victim.pk]), REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="6.6.6.6, 200.1.2.3"
+    )
+    client.post(
+        reverse("cases:victims_identity", args=[case.pk]), REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="200.1.2.3"
+    )
+
+    reads = AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ, actor_id=officer.pk)
+    assert reads.count() == 2
+    assert set(reads.values_list("ip_address", flat=True)) == {"200.1.2.3"}
