@@ -218,22 +218,26 @@ def victim_update(
     link_fields = _allowed_fields(link_data, CASE_VICTIM_EDITABLE_FIELDS)
     if VICTIM_IDENTITY_FIELDS & set(fields) and not victim_identity_allowed(user=actor, victim=victim):
         raise PermissionDenied(IDENTITY_REFUSED_MESSAGE)
+    already_in_case = _already_in_case_errors(case_id, fields, excluding=victim.pk)
+    if already_in_case:
+        raise ValidationError(already_in_case)
     person_in_case_save(person=victim, link=link, fields=fields, link_fields=link_fields)
     return link
 
 
-def _already_in_case_errors(case: Case, fields: Mapping[str, Any]) -> dict[str, list[str]]:
+def _already_in_case_errors(case: Case | int, fields: Mapping[str, Any], *, excluding=None) -> dict[str, list[str]]:
+    """The document belongs to another victim of this case (``excluding``: the victim being
+    edited, whose own document is no conflict)."""
     if not (fields.get("document_type") and fields.get("document_number")):
         return {}
     try:
         index = document_blind_index(fields["document_type"], fields["document_number"])
     except ValidationError:
         return {}  # a malformed document is reported on its field by victim_register
-    code = (
-        CaseVictim.objects.filter(case=case, victim__document_index=index)
-        .values_list("victim__code", flat=True)
-        .first()
-    )
+    others = CaseVictim.objects.filter(case=case, victim__document_index=index)
+    if excluding is not None:
+        others = others.exclude(victim_id=excluding)
+    code = others.values_list("victim__code", flat=True).first()
     return {"document_number": [ALREADY_IN_CASE_MESSAGE % {"code": code}]} if code else {}
 
 

@@ -727,3 +727,30 @@ def test_an_edit_through_the_page_is_in_the_history_without_identity(officer_cli
     assert not hasattr(event, "given_names") and not hasattr(event, "document_index")
     (link_event,) = CaseVictim.pgh_event_model.objects.filter(pgh_obj_id=link.pk, pgh_label="update")
     assert link_event.age_status == AgeStatus.MINOR_UNKNOWN
+
+
+def test_an_edit_cannot_give_a_victim_the_document_of_another_victim_of_the_case(link, case, lead):
+    from django.core.exceptions import ValidationError
+
+    other = victim_register(
+        actor=None, institution=lead, given_names="Otra", surnames="Persona", document_type="run",
+        document_number=valid_run(13_131_313), sex="femenino",
+    )  # fmt: skip
+    victim_link_to_case(actor=None, victim=other, case=case, age_status=AgeStatus.UNKNOWN)
+    officer = UserFactory(institution=lead, role=Role.CASE_OFFICER)
+
+    with pytest.raises(ValidationError) as refused:
+        victim_update(
+            actor=officer, case_id=case.pk, victim_id=other.pk, expected_version=1,
+            data={"document_type": "run", "document_number": DOCUMENT}, link_data={},
+        )  # fmt: skip
+
+    assert link.victim.code in refused.value.message_dict["document_number"][0]
+    other.refresh_from_db()
+    assert other.version == 1 and other.document_number == valid_run(13_131_313)
+    # Re-saving a victim's own document is no conflict.
+    victim_update(
+        actor=officer, case_id=case.pk, victim_id=link.victim_id, expected_version=1,
+        data={"document_type": "run", "document_number": DOCUMENT, "nationality": "PE"}, link_data={},
+    )  # fmt: skip
+    assert Victim.objects.get(pk=link.victim_id).version == 2
