@@ -53,6 +53,9 @@ def test_sign_in_filter_and_open_a_case_with_the_keyboard_only(page):
     tab_until(page, "Filtrar")
     page.keyboard.press("Enter")
     page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(200)  # htmx settles the swap, then restores the focus
+    # htmx replaced the form with the results; the focus is back on the same button, not lost.
+    assert focused(page) == "Filtrar" and page.evaluate(FOCUS_IS_VISIBLE)
     link_text = case.ruc or str(case.pk)
     tab_until(page, link_text, limit=120)
     page.keyboard.press("Enter")
