@@ -8,11 +8,13 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_otp import user_has_device
+
+from kernel.api_errors import problem_response
 
 LOGIN_AT = "mitp_login_at"
 SEEN_AT = "mitp_seen_at"
@@ -49,7 +51,7 @@ class SessionLimitsMiddleware:
 
 def _to_login(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return JsonResponse({"title": _("Sesión expirada")}, status=401)
+        return problem_response(401, _("La sesión expiró. Ingrese nuevamente."))
     return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
 
 
@@ -69,7 +71,7 @@ class RequireTwoFactorMiddleware:
         user = request.user
         if user.is_authenticated and not user.is_verified() and not self._is_open(request.path):
             if request.path.startswith("/api/"):
-                return JsonResponse({"title": _("Se requiere el segundo factor de autenticación")}, status=403)
+                return problem_response(403, _("Se requiere el segundo factor de autenticación."))
             step = "two_factor_verify" if user_has_device(user, confirmed=True) else "two_factor_enroll"
             return redirect(f"{reverse(step)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
