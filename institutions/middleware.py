@@ -79,9 +79,8 @@ class RequireTwoFactorMiddleware:
     def _is_open(self, path: str) -> bool:
         if self._open_paths is None:
             self._open_paths = tuple(reverse(name) for name in _OPEN_URL_NAMES)
-        return path in self._open_paths or path.startswith(
-            settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL
-        )
+            self._static_prefix = "/" + settings.STATIC_URL.lstrip("/")
+        return path in self._open_paths or path.startswith(self._static_prefix)
 
 
 class HtmxAuthRedirectMiddleware:

@@ -60,35 +60,10 @@ def audit_record(
     ip_address: str | None = None,
 ) -> AccessEvent:
     """Append one event to the chain. ``details`` must never contain identity."""
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        actor_id, username = actor.pk, actor.get_username()
-        if institution_id is None:
-            institution_id = actor.institution_id
-    else:
-        actor_id, username = None, ""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('kernel_accessevent', 'id'))")
-        (next_id,) = cursor.fetchone()
-        previous = AccessEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        event = AccessEvent(
-            id=next_id,
-            occurred_at=timezone.now(),
-            action=action,
-            actor_id=actor_id,
-            actor_username=username,
-            institution_id=institution_id,
-            client_id=client_id,
-            case_id=case_id,
-            victim_code=victim_code,
-            details=details or {},
-            rests_on_legal_basis=rests_on_legal_basis,
-            ip_address=ip_address,
-            previous_hash=previous or GENESIS_HASH,
-        )
-        event.hash = event_hash(event)
-        event.save(force_insert=True)
-    return event
+    event = _event(action, actor, institution_id=institution_id, client_id=client_id, ip_address=ip_address)
+    event.case_id, event.victim_code, event.details = case_id, victim_code, details or {}
+    event.rests_on_legal_basis = rests_on_legal_basis
+    return _append([event])[0]
 
 
 def audit_record_many(
@@ -103,9 +78,37 @@ def audit_record_many(
     lock and insert: the chain is the same as if each had been recorded with audit_record.
     Each item of ``events`` holds the per-event fields: case_id, victim_code, details,
     rests_on_legal_basis."""
-    if not events:
-        return []
-    actor_id, username, institution_id = actor.pk, actor.get_username(), actor.institution_id
+    records = []
+    for fields in events:
+        event = _event(action, actor, client_id=client_id, ip_address=ip_address)
+        event.case_id, event.victim_code = fields.get("case_id"), fields.get("victim_code", "")
+        event.details = fields.get("details") or {}
+        event.rests_on_legal_basis = fields.get("rests_on_legal_basis", False)
+        records.append(event)
+    return _append(records) if records else []
+
+
+def _event(action: str, actor, *, institution_id=None, client_id: str, ip_address: str | None) -> AccessEvent:
+    """An unsaved event with who did it: the actor (if signed in) and their institution."""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        actor_id, username = actor.pk, actor.get_username()
+        if institution_id is None:
+            institution_id = actor.institution_id
+    else:
+        actor_id, username = None, ""
+    return AccessEvent(
+        action=action,
+        actor_id=actor_id,
+        actor_username=username,
+        institution_id=institution_id,
+        client_id=client_id,
+        ip_address=ip_address,
+    )
+
+
+def _append(events: list[AccessEvent]) -> list[AccessEvent]:
+    """Chain and insert ``events``, in order, under the chain's lock: each gets the next id,
+    the hash of the event before it, and its own hash."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
         cursor.execute(
@@ -115,27 +118,11 @@ def audit_record_many(
         ids = sorted(row[0] for row in cursor.fetchall())
         previous = AccessEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
         occurred_at = timezone.now()
-        records = []
-        for event_id, fields in zip(ids, events, strict=True):
-            event = AccessEvent(
-                id=event_id,
-                occurred_at=occurred_at,
-                action=action,
-                actor_id=actor_id,
-                actor_username=username,
-                institution_id=institution_id,
-                client_id=client_id,
-                case_id=fields.get("case_id"),
-                victim_code=fields.get("victim_code", ""),
-                details=fields.get("details") or {},
-                rests_on_legal_basis=fields.get("rests_on_legal_basis", False),
-                ip_address=ip_address,
-                previous_hash=previous,
-            )
+        for event_id, event in zip(ids, events, strict=True):
+            event.id, event.occurred_at, event.previous_hash = event_id, occurred_at, previous
             event.hash = previous = event_hash(event)
-            records.append(event)
-        AccessEvent.objects.bulk_create(records)
-    return records
+        AccessEvent.objects.bulk_create(events)
+    return events
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,6 @@ from victims.models import Victim
 from victims.selectors import victim_get, victim_identity_allowed
 
 
-def _client_ip(request) -> str | None:
-    return client_ip(request)
-
-
 @require_GET
 @login_required
 @confidential
@@ -47,7 +43,7 @@ def victim_detail_view(request, victim_id):
 @confidential
 def victim_identity_view(request, victim_id):
     """'Mostrar identidad': a POST, because reading identity is an audited act, not a page view."""
-    identity = victim_identity_reveal(user=request.user, victim_id=victim_id, ip_address=_client_ip(request))
+    identity = victim_identity_reveal(user=request.user, victim_id=victim_id, ip_address=client_ip(request))
     context = {
         "title": _("Identidad de la víctima"),
         "rows": identity_rows(Victim, identity),
