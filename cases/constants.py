@@ -52,6 +52,24 @@ class ExternalSource(models.TextChoices):
     OTHER = "otro", _("Otra referencia")
 
 
+class SyncSource(models.TextChoices):
+    """Systems that push cases through the API (PUT /api/v1/cases/by-ref/{source}/{reference}).
+
+    ``fiscalia-ruc`` is the case's own RUC; the others are ExternalSource references. The same
+    names are the namespaces of the external ids clients give victims and offenders.
+    """
+
+    FISCALIA_RUC = "fiscalia-ruc", _("RUC de la Fiscalía")
+    PDI_REPORT = "pdi-parte", _("Parte PDI")
+    CARABINEROS_REPORT = "carabineros-parte", _("Parte Carabineros")
+    COURT_RIT = "tribunal-rit", _("RIT del tribunal")
+    OTHER = "otro", _("Otra referencia")
+
+
+# External references and ids sent in URLs: letters, digits, and . _ - (no slash, no space).
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
 class AccessRequestStatus(models.TextChoices):
     PENDING = "pendiente", _("Pendiente")
     APPROVED = "aprobada", _("Aprobada")

@@ -11,9 +11,11 @@ from django_countries.fields import CountryField
 from guardian.models import GroupObjectPermissionBase
 
 from cases.constants import (
+    EXTERNAL_ID_PATTERN,
     AccessRequestStatus,
     CaseStatus,
     ExternalSource,
+    SyncSource,
     TerminationType,
     TraffickingPurpose,
 )
@@ -262,6 +264,28 @@ class Offender(TimeStampedModel):
     def clean(self) -> None:
         if errors := document_errors(self.document_type, self.document_number):
             raise ValidationError(errors)
+
+
+@track_changes
+class OffenderExternalReference(models.Model):
+    """The id a source system (api: cases.constants.SyncSource) gives an offender, so that a
+    replayed sync updates the same person instead of registering them again."""
+
+    offender = models.ForeignKey(Offender, on_delete=models.CASCADE, related_name="external_references")
+    source = models.CharField(_("sistema de origen"), max_length=30, choices=SyncSource.choices)
+    reference = models.CharField(_("identificador externo"), max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["source", "reference"], name="offender_reference_unique_per_source"),
+            models.CheckConstraint(name="offender_reference_source_valid", condition=Q(source__in=SyncSource.values)),
+            models.CheckConstraint(name="offender_reference_format", condition=Q(reference__regex=EXTERNAL_ID_PATTERN)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.reference}"
 
 
 @track_changes

@@ -21,5 +21,6 @@ urlpatterns = [
     path("", include("victims.urls")),
     path("", include("institutions.urls")),
     path("api/v1/", include("config.api_urls")),
+    path("o/", include("api.urls")),
     path("admin-sistema/", admin.site.urls),
 ]

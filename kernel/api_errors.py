@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
@@ -30,8 +30,11 @@ _TITLES = {
     405: gettext_lazy("Método no permitido"),
     406: gettext_lazy("Formato de respuesta no disponible"),
     409: gettext_lazy("Conflicto con una regla del dominio"),
+    412: gettext_lazy("El recurso cambió desde que se leyó"),
     413: gettext_lazy("La solicitud es demasiado grande"),
     415: gettext_lazy("Tipo de contenido no admitido"),
+    422: gettext_lazy("La solicitud no se puede procesar"),
+    428: gettext_lazy("Falta una condición previa"),
     429: gettext_lazy("Demasiadas solicitudes"),
 }
 
@@ -74,12 +77,35 @@ def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = gettext_lazy("El cuerpo de la solicitud supera el tamaño máximo admitido.")
+    default_code = "request_too_large"
+
+
+def problem_for_exception(exc: Exception, request) -> tuple[int, dict[str, Any]]:
+    """(status, problem body) for an exception, as the API would answer it; 500 for anything
+    that is not a client's error. For answers that hold several results (bulk ingest)."""
+    response = problem_exception_handler(exc, {"request": request})
+    if response is None:
+        return 500, problem(500)
+    return response.status_code, response.data
+
+
 def problem_exception_handler(exc: Exception, context: dict) -> Any:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):
+        # Raised while DRF reads the body: in the view, or already during authentication.
+        exc = RequestTooLarge()
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, DomainError):
-        exc = exceptions.APIException(exc.message)
+        request = context.get("request")
+        conflict = exc
+        exc = exceptions.APIException(conflict.message)
         exc.status_code = status.HTTP_409_CONFLICT
+        if conflict.code == "version_conflict" and request is not None and "If-Match" in request.headers:
+            # The client said which version it read: a stale one is a failed precondition.
+            exc.status_code = status.HTTP_412_PRECONDITION_FAILED
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real server error: Django's 500 handling, never details to the client

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
-from cases.constants import TraffickingPurpose
+from cases.constants import EXTERNAL_ID_PATTERN, SyncSource, TraffickingPurpose
 from cases.models import country_code_or_unknown
 from cases.validators import validate_not_in_future
 from kernel.choices import Region, Sex
@@ -100,6 +100,28 @@ class Victim(TimeStampedModel):
             errors.setdefault("birth_year", _("El año de nacimiento no coincide con la fecha de nacimiento."))
         if errors:
             raise ValidationError(errors)
+
+
+@track_changes
+class VictimExternalReference(models.Model):
+    """The id a source system (api: cases.constants.SyncSource) gives a victim, so that a
+    replayed sync updates the same person instead of registering them again."""
+
+    victim = models.ForeignKey(Victim, on_delete=models.CASCADE, related_name="external_references")
+    source = models.CharField(_("sistema de origen"), max_length=30, choices=SyncSource.choices)
+    reference = models.CharField(_("identificador externo"), max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["source", "reference"], name="victim_reference_unique_per_source"),
+            models.CheckConstraint(name="victim_reference_source_valid", condition=Q(source__in=SyncSource.values)),
+            models.CheckConstraint(name="victim_reference_format", condition=Q(reference__regex=EXTERNAL_ID_PATTERN)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.reference}"
 
 
 @track_changes

@@ -37,6 +37,9 @@ THIRD_PARTY_APPS = [
     "axes",
     "django_htmx",
     "csp",
+    "oauth2_provider",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 LOCAL_APPS = [
     "kernel",
@@ -44,6 +47,7 @@ LOCAL_APPS = [
     "cases",
     "victims",
     "protocol",
+    "api",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -212,9 +216,74 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {}
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Bearer first: DRF answers 401 (with WWW-Authenticate) only when the first class can say how
+    # to authenticate. Browser users keep their session, with CSRF.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ClientCredentialsAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.TokenHasMethodScopes"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "client": env("API_RATE_PER_CLIENT", default="1200/min"),
+        "bulk": env("API_BULK_RATE_PER_CLIENT", default="60/min"),
+    },
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "kernel.api_errors.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Machine clients: OAuth2 client credentials only (ADR 0005). Tokens are kept as SHA-256
+# checksums, never in clear; client secrets are hashed like passwords.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "api.ApiClient"
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "cases:read": "Leer causas, víctimas e imputados (sin identidad)",
+        "cases:write": "Crear y actualizar causas, víctimas e imputados",
+        "identity:read": "Leer identidad donde la institución tiene acceso (auditado)",
+        "identity:write": "Registrar identidad donde la institución tiene acceso",
+    },
+    "DEFAULT_SCOPES": ["cases:read"],
+    "SCOPES_BACKEND_CLASS": "api.scopes.ClientScopes",
+    "APPLICATION_ADMIN_CLASS": "api.admin.ApiClientAdmin",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("API_TOKEN_SECONDS", default=3600),
+    # Every RFC 9700 gate on: only client credentials are used, so none costs a feature.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+}
+
+# Bodies: the API reads JSON up to the limit of each view (api.base.ApiView.max_body_bytes;
+# a bulk of 500 cases is the largest); this global cap is the largest of them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "API de la base de datos unificada MITP",
+    "DESCRIPTION": (
+        "API REST v1 para sistemas de instituciones de la Mesa Intersectorial sobre Trata de Personas "
+        "(PDI, Fiscalía, Carabineros y otras). Autenticación OAuth2 de credenciales de cliente; "
+        "errores en application/problem+json (RFC 9457). Guía: docs/integration.md."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENFORCE_NON_BLANK_FIELDS": True,
+    "OAUTH2_FLOWS": ["clientCredentials"],
+    "OAUTH2_TOKEN_URL": "/o/token/",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"RegionEnum": "kernel.choices.Region"},
 }
 
 LOGGING = {

@@ -1,0 +1,345 @@
+"""Upsert of a whole case, as a source system knows it (PUT /api/v1/cases/by-ref/...).
+
+A police or prosecutor system sends, for one of its references, the case with its victims and
+offenders, each person under the system's own external id. Replaying the same data changes
+nothing (no write, no new version), so a nightly sync can be re-run safely; what differs is
+applied through the same rules as the web forms (cases.services, victims.services).
+
+Two requests for the same reference, or naming the same person, are serialised by
+transaction-scoped advisory locks taken in a fixed order, so they never create twins and never
+deadlock each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.access import is_case_officer, require_case_permission, user_case_permissions
+from cases.constants import CasePermission, SyncSource
+from cases.models import Case, CaseExternalReference, CaseOffender, OffenderExternalReference
+from cases.services import (
+    CASE_OFFENDER_EDITABLE_FIELDS,
+    OFFENDER_IDENTITY_FIELDS,
+    ConcurrentUpdateError,
+    _checked_fields,
+    case_create,
+    offender_link_to_case,
+    offender_register,
+)
+from cases.validators import normalise_ruc
+from institutions.models import User
+from kernel.choices import Sex
+from kernel.errors import DomainError
+from kernel.validation import validate_instance
+from victims.models import CaseVictim, VictimExternalReference
+from victims.selectors import case_identity_allowed, victim_identity_allowed
+from victims.services import (
+    CASE_VICTIM_EDITABLE_FIELDS,
+    IDENTITY_REFUSED_MESSAGE,
+    LINK_REFUSED_MESSAGE,
+    victim_link_to_case,
+    victim_register,
+)
+
+VICTIM_PERSON_FIELDS = frozenset({"sex", "nationality", "birth_year", "age_at_identification"})
+OFFENDER_PERSON_FIELDS = frozenset({"sex", "nationality"})
+
+IDENTITY_SCOPE_MESSAGE = _(
+    "Este cliente no tiene el alcance identity:write: no puede enviar datos de identidad (campo «identity»)."
+)
+
+
+class ReferenceHeldElsewhere(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Esta referencia ya corresponde a una causa que su institución no puede ver. "
+                "Solicite acceso a la institución a cargo de la causa."
+            ),
+            code="reference_held_elsewhere",
+        )
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    case: Case
+    created: bool
+    changed: bool
+
+
+def lock_references(keys: Iterable[str]) -> None:
+    """Transaction-scoped advisory locks on the given keys, in one fixed order (no deadlocks)."""
+    ordered = sorted(set(keys))
+    if ordered:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(h) FROM ("
+                "SELECT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k ORDER BY 1) AS locks",
+                [ordered],
+            )
+
+
+def reference_lock_keys(source: str, reference: str, data: Mapping[str, Any]) -> list[str]:
+    keys = [f"case:{source}:{reference}"]
+    keys += [f"victim:{source}:{item['external_id']}" for item in data.get("victims", ())]
+    keys += [f"offender:{source}:{item['external_id']}" for item in data.get("offenders", ())]
+    return keys
+
+
+def case_find_by_reference(source: str, reference: str) -> Case | None:
+    if source == SyncSource.FISCALIA_RUC:
+        return Case.objects.filter(ruc=normalise_ruc(reference)).first()
+    ref = CaseExternalReference.objects.select_related("case").filter(source=source, reference=reference).first()
+    return ref.case if ref else None
+
+
+def _current(instance, name: str):
+    value = getattr(instance, name)
+    return getattr(value, "code", value)  # a CountryField gives a Country
+
+
+def _changes(instance, fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if _current(instance, name) != value}
+
+
+def _prefixed(exc: ValidationError, prefix: str) -> ValidationError:
+    return ValidationError({f"{prefix}.{name}": messages for name, messages in exc.message_dict.items()})
+
+
+@transaction.atomic
+def case_upsert_by_reference(
+    *,
+    actor: User,
+    source: str,
+    reference: str,
+    data: Mapping[str, Any],
+    identity_writes_allowed: bool,
+    expected_version: int | None = None,
+    locked: bool = False,
+) -> SyncResult:
+    """Create or update the case ``source`` knows as ``reference``, with its people.
+
+    ``data``: the case fields (cases.services.CASE_EDITABLE_FIELDS), ``external_references``
+    (other systems' references to add), ``victims`` and ``offenders`` (each with
+    ``external_id``, its own fields, its part in the case, and optionally ``identity``).
+    People already in the case but absent from ``data`` are left as they are: a source system
+    speaks only for what it sent.
+
+    ``identity_writes_allowed``: the client's token may write identity (scope identity:write).
+    Identity is written only by those who may read it (ADR 0002), as in the web forms.
+    ``expected_version``: the case version the client read (If-Match); a stale one raises
+    ConcurrentUpdateError and nothing changes. ``locked``: the caller already took the
+    advisory locks (bulk ingest takes all of them at once).
+
+    Raises ValidationError keyed by field path ("victims.0.sex"), PermissionDenied, Http404,
+    ReferenceHeldElsewhere; nothing is written then.
+    """
+    if not locked:
+        lock_references(reference_lock_keys(source, reference, data))
+    if not is_case_officer(actor):
+        raise PermissionDenied(_("Su rol no permite modificar causas: solo un oficial de casos puede hacerlo."))
+    case_fields = {
+        name: value for name, value in data.items() if name not in ("external_references", "victims", "offenders")
+    }
+    if source == SyncSource.FISCALIA_RUC:
+        ruc = normalise_ruc(reference)
+        if case_fields.get("ruc") not in (None, "", ruc):
+            raise ValidationError({"ruc": [_("El RUC del cuerpo no coincide con el de la dirección (fiscalia-ruc).")]})
+        case_fields["ruc"] = ruc
+    case = case_find_by_reference(source, reference)
+    created = case is None
+    if created:
+        if expected_version is not None:
+            raise ConcurrentUpdateError(_("La causa no existe todavía: If-Match no puede coincidir."))
+        extra = [(ref["source"], ref["reference"]) for ref in data.get("external_references", ())]
+        if source != SyncSource.FISCALIA_RUC:
+            extra = [(source, reference), *extra]
+        case = case_create(actor=actor, lead_institution=actor.institution, data=case_fields, external_references=extra)
+        changed = True
+    else:
+        if CasePermission.VIEW not in user_case_permissions(actor, case.pk):
+            raise ReferenceHeldElsewhere()
+        require_case_permission(actor, case.pk, CasePermission.COLLABORATE, write=True)
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if expected_version is not None and case.version != expected_version:
+            raise ConcurrentUpdateError()
+        changed = _case_apply(case, case_fields)
+        changed |= _references_add(case, data.get("external_references", ()))
+    changed |= _victims_apply(actor, case, source, data.get("victims", ()), identity_writes_allowed, created)
+    changed |= _offenders_apply(actor, case, source, data.get("offenders", ()), identity_writes_allowed, created)
+    if changed and not created:
+        Case.objects.filter(pk=case.pk).update(version=F("version") + 1, updated_at=timezone.now())
+        case.refresh_from_db()
+    return SyncResult(case=case, created=created, changed=changed)
+
+
+def _case_apply(case: Case, fields: Mapping[str, Any]) -> bool:
+    changes = _changes(case, _checked_fields(fields))
+    if not changes:
+        return False
+    for name, value in changes.items():
+        setattr(case, name, value)
+    validate_instance(case)
+    case.save()  # the version moves on once, at the end of the upsert
+    return True
+
+
+def _references_add(case: Case, references: Iterable[Mapping[str, str]]) -> bool:
+    have = set(case.external_references.values_list("source", "reference"))
+    new = [(ref["source"], ref["reference"]) for ref in references if (ref["source"], ref["reference"]) not in have]
+    errors: dict[str, list[str]] = {}
+    for position, (source, reference) in enumerate(new):
+        try:
+            CaseExternalReference(case=case, source=source, reference=reference).full_clean()
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors.setdefault(f"external_references.{position}.{name}", []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    CaseExternalReference.objects.bulk_create(
+        [CaseExternalReference(case=case, source=source, reference=reference) for source, reference in new]
+    )
+    return bool(new)
+
+
+def _split(item: Mapping[str, Any], person_fields: frozenset[str], link_fields: frozenset[str]):
+    person = {name: item[name] for name in person_fields if name in item}
+    link = {name: item[name] for name in link_fields if name in item}
+    identity = item.get("identity") or {}
+    return person, link, identity
+
+
+def _check_identity_write(actor: User, allowed_by_scope: bool, allowed_by_grants: bool) -> None:
+    if not allowed_by_scope:
+        raise PermissionDenied(IDENTITY_SCOPE_MESSAGE)
+    if not allowed_by_grants:
+        raise PermissionDenied(IDENTITY_REFUSED_MESSAGE)
+
+
+def _victims_apply(
+    actor: User, case: Case, source: str, items: Iterable[Mapping[str, Any]], scope_ok: bool, case_is_new: bool
+) -> bool:
+    items = list(items)
+    if not items:
+        return False
+    known = {
+        ref.reference: ref.victim
+        for ref in VictimExternalReference.objects.select_related("victim").filter(
+            source=source, reference__in=[item["external_id"] for item in items]
+        )
+    }
+    linked = {link.victim_id: link for link in CaseVictim.objects.filter(case=case, victim__in=known.values())}
+    case_identity = None
+    changed = False
+    for position, item in enumerate(items):
+        person, link_fields, identity = _split(item, VICTIM_PERSON_FIELDS, CASE_VICTIM_EDITABLE_FIELDS)
+        try:
+            victim = known.get(item["external_id"])
+            if victim is None:
+                if identity:
+                    if case_identity is None:
+                        case_identity = case_is_new or case_identity_allowed(user=actor, case=case)
+                    _check_identity_write(actor, scope_ok, case_identity)
+                if identity.get("birth_date") and not person.get("birth_year"):
+                    person["birth_year"] = identity["birth_date"].year
+                victim = victim_register(
+                    actor=actor, institution=actor.institution, **{"sex": Sex.UNKNOWN, **person, **identity}
+                )
+                VictimExternalReference.objects.create(victim=victim, source=source, reference=item["external_id"])
+                victim_link_to_case(actor=None, victim=victim, case=case, **link_fields)
+                changed = True
+                continue
+            fields = {**person, **identity}
+            if identity:
+                _check_identity_write(actor, scope_ok, victim_identity_allowed(user=actor, victim=victim))
+            link = linked.get(victim.pk)
+            if link is None:
+                # A person this system already sent in another case: link them here too, as
+                # "Vincular a esta víctima" does (identity access to both, victims.services).
+                if not (
+                    case_identity_allowed(user=actor, case=case) and victim_identity_allowed(user=actor, victim=victim)
+                ):
+                    raise PermissionDenied(LINK_REFUSED_MESSAGE)
+                victim_link_to_case(actor=None, victim=victim, case=case, **link_fields)
+                changed = True
+                link_changes = {}
+            else:
+                link_changes = _changes(link, link_fields)
+            changed |= _person_save(victim, _changes(victim, fields), link, link_changes)
+        except ValidationError as exc:
+            raise _prefixed(exc, f"victims.{position}") from exc
+    return changed
+
+
+def _offenders_apply(
+    actor: User, case: Case, source: str, items: Iterable[Mapping[str, Any]], scope_ok: bool, case_is_new: bool
+) -> bool:
+    items = list(items)
+    if not items:
+        return False
+    known = {
+        ref.reference: ref.offender
+        for ref in OffenderExternalReference.objects.select_related("offender").filter(
+            source=source, reference__in=[item["external_id"] for item in items]
+        )
+    }
+    linked = {link.offender_id: link for link in CaseOffender.objects.filter(case=case, offender__in=known.values())}
+    identity_ok = None
+    changed = False
+    for position, item in enumerate(items):
+        person, link_fields, identity = _split(item, OFFENDER_PERSON_FIELDS, CASE_OFFENDER_EDITABLE_FIELDS)
+        try:
+            if identity:
+                if identity_ok is None:
+                    identity_ok = case_is_new or case_identity_allowed(user=actor, case=case)
+                _check_identity_write(actor, scope_ok, identity_ok)
+            unknown = set(identity) - OFFENDER_IDENTITY_FIELDS
+            if unknown:
+                raise ValidationError({f"identity.{name}": [_("Este campo no existe.")] for name in sorted(unknown)})
+            offender = known.get(item["external_id"])
+            if offender is None:
+                offender = offender_register(actor=actor, **{"sex": Sex.UNKNOWN, **person, **identity})
+                OffenderExternalReference.objects.create(
+                    offender=offender, source=source, reference=item["external_id"]
+                )
+                offender_link_to_case(actor=None, offender=offender, case=case, **link_fields)
+                changed = True
+                continue
+            link = linked.get(offender.pk)
+            if link is None:
+                offender_link_to_case(actor=None, offender=offender, case=case, **link_fields)
+                changed = True
+                link_changes = {}
+            else:
+                link_changes = _changes(link, link_fields)
+            changed |= _person_save(offender, _changes(offender, {**person, **identity}), link, link_changes)
+        except ValidationError as exc:
+            raise _prefixed(exc, f"offenders.{position}") from exc
+    return changed
+
+
+def _person_save(person, changes: Mapping[str, Any], link, link_changes: Mapping[str, Any]) -> bool:
+    if not changes and not link_changes:
+        return False
+    for name, value in changes.items():
+        setattr(person, name, value)
+    if link is not None:
+        for name, value in link_changes.items():
+            setattr(link, name, value)
+        validate_instance(link)
+    validate_instance(person)
+    if changes:
+        person.version = F("version") + 1
+        person.save()
+        person.refresh_from_db(fields=["version", "updated_at"])
+    if link is not None and link_changes:
+        link.save()
+    return True
