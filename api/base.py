@@ -3,6 +3,9 @@ session), how often, with how large a body, and that nothing stores the answer."
 
 from __future__ import annotations
 
+import pghistory
+
+from api.authentication import client_id_of
 from api.scopes import CASES_READ, CASES_WRITE
 from kernel.api import ConfidentialApiView
 from kernel.api_errors import RequestTooLarge
@@ -29,3 +32,9 @@ class ApiView(ConfidentialApiView):
         if length > self.max_body_bytes:
             raise RequestTooLarge()
         super().initial(request, *args, **kwargs)
+        if request.auth is not None:
+            # Authenticated by token only now, after the middleware opened the change-history
+            # context without a user: history rows of this request name the client's user.
+            pghistory.context(
+                user=request.user.pk, institution=request.user.institution_id, api_client=client_id_of(request)
+            )

@@ -44,6 +44,11 @@ def if_match_version(request) -> int | None:
     raise PreconditionFailed()
 
 
+def if_match_any(request) -> bool:
+    """``If-Match: *``: write only if the resource exists (RFC 9110 §13.1.1)."""
+    return request.headers.get("If-Match", "").strip() == "*"
+
+
 def check_if_match(request, current_version: int) -> int | None:
     expected = if_match_version(request)
     if expected is not None and expected != current_version:

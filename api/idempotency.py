@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import uuid
 from functools import wraps
 
 from django.db import connection, transaction
@@ -26,7 +27,6 @@ from api.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAY_WINDOW = datetime.timedelta(hours=24)
-MAX_KEY_LENGTH = 255
 REPLAYED_HEADERS = ("ETag", "Location")
 
 
@@ -48,19 +48,19 @@ def _request_hash(request) -> str:
 
 
 def _key(request) -> str:
-    key = request.headers.get(HEADER, "")
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    """The key, as a UUID (the schema says so): a fresh random one per operation cannot collide
+    with another operation of the same client by accident."""
+    key = request.headers.get(HEADER, "").strip()
+    try:
+        return str(uuid.UUID(key))
+    except ValueError:
         raise ValidationError(
             {
                 HEADER: [
-                    _(
-                        "Toda solicitud POST debe llevar la cabecera Idempotency-Key "
-                        "(1 a 255 caracteres, por ejemplo un UUID)."
-                    )
+                    _("Toda solicitud POST debe llevar la cabecera Idempotency-Key con un UUID nuevo por operación.")
                 ]
             }
-        )
-    return key
+        ) from None
 
 
 def purge_expired() -> int:

@@ -13,4 +13,11 @@ class TokenHasMethodScopes(TokenMatchesOASRequirements):
     def has_permission(self, request, view):
         if request.auth is None:
             return bool(request.user and request.user.is_authenticated)
+        method = request.method.upper()
+        if method == "OPTIONS" or not hasattr(view, method.lower()):
+            return True  # nothing to read or write: DRF answers 405 (or the OPTIONS description)
         return super().has_permission(request, view)
+
+    def get_required_alternate_scopes(self, request, view):
+        scopes = super().get_required_alternate_scopes(request, view)
+        return {"HEAD": scopes.get("GET", []), **scopes}

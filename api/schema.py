@@ -80,3 +80,12 @@ class ApiAutoSchema(AutoSchema):
                     "Retry-After": {"schema": {"type": "integer"}, "description": "Segundos de espera."}
                 }
         return bodies
+
+
+def closed_request_bodies(result, generator, **kwargs):
+    """POSTPROCESSING_HOOKS: request bodies refuse keys they do not declare
+    (cases.serializers.StrictSerializer), and the schema says so."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result

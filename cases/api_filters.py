@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from cases.constants import CaseStatus, TraffickingPurpose
 from cases.filters import FIRST_YEAR
+from cases.models import CaseShare
 from kernel.choices import Region
 
 
+class AwareDateTimeField(serializers.DateTimeField):
+    """An instant: ISO 8601 with its offset. A local time would be read in the server's time
+    zone, and a sync would silently miss or repeat up to four hours of changes."""
+
+    def to_internal_value(self, value):
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None or timezone.is_naive(parsed):
+            raise serializers.ValidationError(
+                _("Indique un instante ISO 8601 con zona horaria, por ejemplo 2024-05-01T00:00:00Z.")
+            )
+        return parsed
+
+
 class CaseSyncFilterSerializer(serializers.Serializer):
-    updated_since = serializers.DateTimeField(
-        required=False, help_text="Solo causas modificadas desde este instante (ISO 8601 con zona horaria)."
+    updated_since = AwareDateTimeField(
+        required=False,
+        help_text=(
+            "Solo causas modificadas, o compartidas con su institución, desde este instante "
+            "(ISO 8601 con zona horaria)."
+        ),
     )
     status = serializers.ChoiceField(choices=CaseStatus.choices, required=False)
     year = serializers.IntegerField(
@@ -26,15 +45,21 @@ class CaseSyncFilterSerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, help_text="El valor de `next` de la página anterior.")
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=500)
 
-    def validate_updated_since(self, value):
-        if timezone.is_naive(value):
-            raise serializers.ValidationError(_("Indique la zona horaria (por ejemplo 2024-05-01T00:00:00Z)."))
-        return value
+    def to_internal_value(self, data):
+        # DRF skips an empty optional query parameter ("?year="); a client sending one has a bug.
+        empty = {name: [_("No puede estar vacío.")] for name in self.fields if name in data and data.get(name) == ""}
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
 
-    def apply(self, cases: QuerySet) -> QuerySet:
+    def apply(self, cases: QuerySet, *, institution_id: int) -> QuerySet:
         values = self.validated_data
         if "updated_since" in values:
-            cases = cases.filter(updated_at__gte=values["updated_since"])
+            since = values["updated_since"]
+            shared_since = CaseShare.objects.filter(
+                institution_id=institution_id, revoked_at__isnull=True, created_at__gte=since
+            ).values("case_id")
+            cases = cases.filter(Q(updated_at__gte=since) | Q(pk__in=shared_since))
         if "status" in values:
             cases = cases.filter(status=values["status"])
         if "year" in values:

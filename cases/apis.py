@@ -14,12 +14,13 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from api.authentication import client_id_of
 from api.base import ApiView
-from api.conditional import check_if_match, etag, if_match_version
+from api.conditional import check_if_match, etag, if_match_any, if_match_version
 from api.idempotency import idempotent
 from api.scopes import CASES_READ, IDENTITY_READ, IDENTITY_WRITE
 from api.throttling import BulkRateThrottle, ClientRateThrottle
@@ -37,6 +38,7 @@ from cases.serializers import (
     CaseVictimSerializer,
     InstitutionSerializer,
     OffenderIdentityReadSerializer,
+    StrictSerializer,
     VictimIdentityReadSerializer,
     VictimSerializer,
 )
@@ -93,26 +95,40 @@ class SyncCursorPagination(CursorPagination):
     page_size = 100
     max_page_size = 500
     page_size_query_param = "page_size"
-    invalid_cursor_message = _("El cursor no es válido.")
+    invalid_cursor_message = _("El cursor no es válido: use el valor de «next» de la página anterior.")
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:  # DRF answers 404; a malformed parameter is a 400 naming it
+            raise ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
+
+
+CASE_PAGE = inline_serializer(
+    "CasePage",
+    {
+        "next": serializers.URLField(allow_null=True, help_text="La página siguiente; null al final."),
+        "previous": serializers.URLField(allow_null=True),
+        "results": CaseSerializer(many=True),
+    },
+)
 
 
 class CaseListApi(ApiView):
     @extend_schema(
         operation_id="cases_list",
         parameters=[CaseSyncFilterSerializer],
-        responses={200: CaseSerializer(many=True)},
+        responses={200: CASE_PAGE},
         summary="Causas visibles para su institución, por fecha de último cambio",
     )
     def get(self, request):
         filters = CaseSyncFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        cases = filters.apply(case_list(user=request.user)).prefetch_related("external_references")
+        cases = filters.apply(case_list(user=request.user), institution_id=request.user.institution_id)
+        cases = cases.prefetch_related("external_references")
         paginator = SyncCursorPagination()
         page = paginator.paginate_queryset(cases, request, view=self)
         return paginator.get_paginated_response(CaseSerializer(page, many=True).data)
-
-    def get_paginated_response_schema(self, schema):  # used by drf-spectacular for the cursor envelope
-        return SyncCursorPagination().get_paginated_response_schema(schema)
 
 
 class CaseDetailApi(ApiView):
@@ -135,7 +151,7 @@ class CaseDetailApi(ApiView):
         summary="Modificar campos de la causa (con If-Match para no pisar cambios ajenos)",
     )
     def patch(self, request, case_id: int):
-        fields = CasePatchSerializer(data=request.data)
+        fields = CasePatchSerializer(data=request.data, partial=True)
         fields.is_valid(raise_exception=True)
         with transaction.atomic():
             case = case_get(user=request.user, case_id=case_id)
@@ -187,6 +203,7 @@ class CaseByReferenceApi(ApiView):
             data=body.validated_data,
             identity_writes_allowed=_may_write_identity(request),
             expected_version=if_match_version(request),
+            must_exist=if_match_any(request),
         )
         case = _with_people(Case.objects).get(pk=result.case.pk)
         return _case_response(case, status_code=201 if result.created else 200, people=True)
@@ -199,13 +216,13 @@ def _may_write_identity(request) -> bool:
     return token.allow_scopes([IDENTITY_WRITE])
 
 
-class BulkItemSerializer(serializers.Serializer):
+class BulkItemSerializer(StrictSerializer):
     source = serializers.ChoiceField(choices=SyncSource.choices)
     reference = serializers.RegexField(EXTERNAL_ID_PATTERN, max_length=100)
     case = CaseSyncSerializer()
 
 
-class BulkRequestSerializer(serializers.Serializer):
+class BulkRequestSerializer(StrictSerializer):
     items = BulkItemSerializer(many=True, min_length=1, max_length=BULK_MAX_ITEMS)
 
 
@@ -264,7 +281,9 @@ class CaseBulkApi(ApiView):
         # Every reference of the request locked at once, in one order: two bulk requests
         # naming the same cases or people wait for each other instead of deadlocking.
         lock_references(
-            key for item in items for key in reference_lock_keys(item["source"], item["reference"], item["case"])
+            key
+            for item in items
+            for key in reference_lock_keys(request.user.institution_id, item["source"], item["reference"], item["case"])
         )
         results = []
         for index, item in enumerate(items):
@@ -371,7 +390,11 @@ class OffenderIdentityApi(ApiView):
     )
     def get(self, request, case_id: int, offender_id):
         identity = offender_identity_reveal(
-            user=request.user, case_id=case_id, offender_id=offender_id, client_id=client_id_of(request)
+            user=request.user,
+            case_id=case_id,
+            offender_id=offender_id,
+            client_id=client_id_of(request),
+            ip_address=client_ip(request),
         )
         return Response(OffenderIdentityReadSerializer(identity).data)
 

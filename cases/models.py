@@ -268,10 +268,15 @@ class Offender(TimeStampedModel):
 
 @track_changes
 class OffenderExternalReference(models.Model):
-    """The id a source system (api: cases.constants.SyncSource) gives an offender, so that a
-    replayed sync updates the same person instead of registering them again."""
+    """The id an institution's source system (api: cases.constants.SyncSource) gives a person,
+    so that a replayed sync updates the same person instead of registering them again.
+
+    Ids belong to the institution that sent them: another institution's system sending the same
+    id names a different person of its own, never this record (which it may not even see).
+    """
 
     offender = models.ForeignKey(Offender, on_delete=models.CASCADE, related_name="external_references")
+    institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
     source = models.CharField(_("sistema de origen"), max_length=30, choices=SyncSource.choices)
     reference = models.CharField(_("identificador externo"), max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -279,7 +284,9 @@ class OffenderExternalReference(models.Model):
     class Meta:
         default_permissions = ()
         constraints = [
-            models.UniqueConstraint(fields=["source", "reference"], name="offender_reference_unique_per_source"),
+            models.UniqueConstraint(
+                fields=["institution", "source", "reference"], name="offender_reference_unique_per_institution"
+            ),
             models.CheckConstraint(name="offender_reference_source_valid", condition=Q(source__in=SyncSource.values)),
             models.CheckConstraint(name="offender_reference_format", condition=Q(reference__regex=EXTERNAL_ID_PATTERN)),
         ]

@@ -31,15 +31,38 @@ MAX_PEOPLE_PER_CASE = 200
 UNKNOWN_FIELD_MESSAGE = _("Este campo no existe o no se puede modificar.")
 
 
+# The JSON type each kind of field takes. DRF would also accept 12 for a text, "12" for an
+# integer and "yes" for a boolean; a source system sending those has a bug it should hear about.
+_JSON_TYPES = (
+    (serializers.BooleanField, (bool,), _("Debe ser true o false.")),
+    (serializers.IntegerField, (int,), _("Debe ser un número entero.")),
+    ((serializers.CharField, serializers.ChoiceField, serializers.DateField), (str,), _("Debe ser texto.")),
+)
+
+
+def _json_type_error(field: serializers.Field, value) -> str | None:
+    if value is None:
+        return None  # allow_null decides
+    for kinds, types, message in _JSON_TYPES:
+        if isinstance(field, kinds):
+            wrong_bool = isinstance(value, bool) and bool not in types
+            return message if wrong_bool or not isinstance(value, types) else None
+    return None
+
+
 class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not declare (DRF ignores them silently) and read-only ones."""
+    """Refuses keys it does not declare (DRF ignores them silently) and read-only ones, and
+    values of the wrong JSON type."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
-            unknown = sorted(set(data) - writable)
-            if unknown:
-                raise serializers.ValidationError({name: [UNKNOWN_FIELD_MESSAGE] for name in unknown})
+            writable = {name: field for name, field in self.fields.items() if not field.read_only}
+            errors = {name: [UNKNOWN_FIELD_MESSAGE] for name in sorted(set(data) - set(writable))}
+            for name, value in data.items():
+                if name in writable and (message := _json_type_error(writable[name], value)):
+                    errors[name] = [message]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
@@ -69,26 +92,20 @@ class ExternalReferenceSerializer(StrictSerializer):
 
 
 class CaseFieldsSerializer(StrictSerializer):
-    """The case's own fields (cases.services.CASE_EDITABLE_FIELDS)."""
+    """The case's own fields (cases.services.CASE_EDITABLE_FIELDS). A field left out keeps its
+    value (on a new case: the default, «sin_informacion» or empty); null empties it."""
 
     ruc = serializers.RegexField(RUC_PATTERN, required=False, allow_null=True, max_length=12)
     intake_date = serializers.DateField()
     investigation_start_date = serializers.DateField(required=False, allow_null=True)
-    is_formalised = serializers.BooleanField(required=False, default=False)
+    is_formalised = serializers.BooleanField(required=False)
     formalised_date = serializers.DateField(required=False, allow_null=True)
-    status = _choice(CaseStatus.choices, required=False, default=CaseStatus.OPEN)
-    termination_type = _choice(TerminationType.choices, required=False, allow_blank=True, default="")
+    status = _choice(CaseStatus.choices, required=False)
+    termination_type = _choice(TerminationType.choices, required=False, allow_blank=True)
     termination_date = serializers.DateField(required=False, allow_null=True)
-    purpose = _choice(TraffickingPurpose.choices, required=False, default=TraffickingPurpose.UNKNOWN)
-    region_detected = _choice(Region.choices, required=False, default=Region.UNKNOWN)
-    fiscalia_regional = _choice(FiscaliaRegional.choices, required=False, default=FiscaliaRegional.UNKNOWN)
-
-    def to_internal_value(self, data):
-        values = super().to_internal_value(data)
-        for name in ("investigation_start_date", "formalised_date", "termination_date"):
-            values.setdefault(name, None)
-        values.setdefault("ruc", None)
-        return values
+    purpose = _choice(TraffickingPurpose.choices, required=False)
+    region_detected = _choice(Region.choices, required=False)
+    fiscalia_regional = _choice(FiscaliaRegional.choices, required=False)
 
 
 class VictimIdentitySerializer(StrictSerializer):
@@ -168,9 +185,6 @@ class CasePatchSerializer(CaseFieldsSerializer):
 
     intake_date = serializers.DateField(required=False)
 
-    def to_internal_value(self, data):
-        return StrictSerializer.to_internal_value(self, data)
-
 
 # --- reading ------------------------------------------------------------------------------------
 
@@ -231,7 +245,7 @@ class CaseOffenderSerializer(serializers.ModelSerializer):
 
 
 class CaseSyncResultSerializer(CaseSerializer):
-    """A case with its people, as PUT by-ref answers (and GET /cases/{id}/?expand=people)."""
+    """A case with its people (no identity), as GET /cases/{id}/ and PUT by-ref answer."""
 
     victims = CaseVictimSerializer(source="victim_links", many=True, read_only=True)
     offenders = CaseOffenderSerializer(source="offender_links", many=True, read_only=True)

@@ -21,10 +21,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from cases.access import is_case_officer, require_case_permission, user_case_permissions
 from cases.constants import CasePermission, SyncSource
-from cases.models import Case, CaseExternalReference, CaseOffender, OffenderExternalReference
+from cases.models import Case, CaseExternalReference, CaseOffender, Offender, OffenderExternalReference
 from cases.services import (
     CASE_OFFENDER_EDITABLE_FIELDS,
     OFFENDER_IDENTITY_FIELDS,
@@ -52,8 +53,13 @@ from victims.services import (
 VICTIM_PERSON_FIELDS = frozenset({"sex", "nationality", "birth_year", "age_at_identification"})
 OFFENDER_PERSON_FIELDS = frozenset({"sex", "nationality"})
 
-IDENTITY_SCOPE_MESSAGE = _(
+IDENTITY_SCOPE_MESSAGE = _lazy(
     "Este cliente no tiene el alcance identity:write: no puede enviar datos de identidad (campo «identity»)."
+)
+
+
+OFFENDER_LINK_REFUSED_MESSAGE = _lazy(
+    "Su institución no tiene acceso a la identidad de este imputado en sus otras causas, y no puede vincularlo a esta."
 )
 
 
@@ -87,10 +93,11 @@ def lock_references(keys: Iterable[str]) -> None:
             )
 
 
-def reference_lock_keys(source: str, reference: str, data: Mapping[str, Any]) -> list[str]:
+def reference_lock_keys(institution_id: int, source: str, reference: str, data: Mapping[str, Any]) -> list[str]:
+    """Case references are global; people's external ids are the institution's own."""
     keys = [f"case:{source}:{reference}"]
-    keys += [f"victim:{source}:{item['external_id']}" for item in data.get("victims", ())]
-    keys += [f"offender:{source}:{item['external_id']}" for item in data.get("offenders", ())]
+    keys += [f"victim:{institution_id}:{source}:{item['external_id']}" for item in data.get("victims", ())]
+    keys += [f"offender:{institution_id}:{source}:{item['external_id']}" for item in data.get("offenders", ())]
     return keys
 
 
@@ -123,6 +130,7 @@ def case_upsert_by_reference(
     data: Mapping[str, Any],
     identity_writes_allowed: bool,
     expected_version: int | None = None,
+    must_exist: bool = False,
     locked: bool = False,
 ) -> SyncResult:
     """Create or update the case ``source`` knows as ``reference``, with its people.
@@ -135,15 +143,19 @@ def case_upsert_by_reference(
 
     ``identity_writes_allowed``: the client's token may write identity (scope identity:write).
     Identity is written only by those who may read it (ADR 0002), as in the web forms.
+    Case fields absent from ``data`` keep their values (defaults apply only to a new case):
+    a system that does not know the RUC never erases the one the Fiscalía recorded.
+
     ``expected_version``: the case version the client read (If-Match); a stale one raises
-    ConcurrentUpdateError and nothing changes. ``locked``: the caller already took the
-    advisory locks (bulk ingest takes all of them at once).
+    ConcurrentUpdateError and nothing changes, and so does ``must_exist`` (If-Match: *) when
+    there is no case yet. ``locked``: the caller already took the advisory locks (bulk ingest
+    takes all of them at once).
 
     Raises ValidationError keyed by field path ("victims.0.sex"), PermissionDenied, Http404,
     ReferenceHeldElsewhere; nothing is written then.
     """
     if not locked:
-        lock_references(reference_lock_keys(source, reference, data))
+        lock_references(reference_lock_keys(actor.institution_id, source, reference, data))
     if not is_case_officer(actor):
         raise PermissionDenied(_("Su rol no permite modificar causas: solo un oficial de casos puede hacerlo."))
     case_fields = {
@@ -151,13 +163,13 @@ def case_upsert_by_reference(
     }
     if source == SyncSource.FISCALIA_RUC:
         ruc = normalise_ruc(reference)
-        if case_fields.get("ruc") not in (None, "", ruc):
+        if "ruc" in case_fields and case_fields["ruc"] != ruc:
             raise ValidationError({"ruc": [_("El RUC del cuerpo no coincide con el de la dirección (fiscalia-ruc).")]})
         case_fields["ruc"] = ruc
     case = case_find_by_reference(source, reference)
     created = case is None
     if created:
-        if expected_version is not None:
+        if expected_version is not None or must_exist:
             raise ConcurrentUpdateError(_("La causa no existe todavía: If-Match no puede coincidir."))
         extra = [(ref["source"], ref["reference"]) for ref in data.get("external_references", ())]
         if source != SyncSource.FISCALIA_RUC:
@@ -233,7 +245,7 @@ def _victims_apply(
     known = {
         ref.reference: ref.victim
         for ref in VictimExternalReference.objects.select_related("victim").filter(
-            source=source, reference__in=[item["external_id"] for item in items]
+            institution_id=actor.institution_id, source=source, reference__in=[item["external_id"] for item in items]
         )
     }
     linked = {link.victim_id: link for link in CaseVictim.objects.filter(case=case, victim__in=known.values())}
@@ -253,7 +265,9 @@ def _victims_apply(
                 victim = victim_register(
                     actor=actor, institution=actor.institution, **{"sex": Sex.UNKNOWN, **person, **identity}
                 )
-                VictimExternalReference.objects.create(victim=victim, source=source, reference=item["external_id"])
+                VictimExternalReference.objects.create(
+                    victim=victim, institution_id=actor.institution_id, source=source, reference=item["external_id"]
+                )
                 victim_link_to_case(actor=None, victim=victim, case=case, **link_fields)
                 changed = True
                 continue
@@ -288,19 +302,24 @@ def _offenders_apply(
     known = {
         ref.reference: ref.offender
         for ref in OffenderExternalReference.objects.select_related("offender").filter(
-            source=source, reference__in=[item["external_id"] for item in items]
+            institution_id=actor.institution_id, source=source, reference__in=[item["external_id"] for item in items]
         )
     }
     linked = {link.offender_id: link for link in CaseOffender.objects.filter(case=case, offender__in=known.values())}
-    identity_ok = None
+    allowed: dict[int, bool] = {}
+
+    def identity_ok_for(some_case: Case) -> bool:
+        if some_case.pk not in allowed:
+            new = case_is_new and some_case.pk == case.pk
+            allowed[some_case.pk] = new or case_identity_allowed(user=actor, case=some_case)
+        return allowed[some_case.pk]
+
     changed = False
     for position, item in enumerate(items):
         person, link_fields, identity = _split(item, OFFENDER_PERSON_FIELDS, CASE_OFFENDER_EDITABLE_FIELDS)
         try:
             if identity:
-                if identity_ok is None:
-                    identity_ok = case_is_new or case_identity_allowed(user=actor, case=case)
-                _check_identity_write(actor, scope_ok, identity_ok)
+                _check_identity_write(actor, scope_ok, identity_ok_for(case))
             unknown = set(identity) - OFFENDER_IDENTITY_FIELDS
             if unknown:
                 raise ValidationError({f"identity.{name}": [_("Este campo no existe.")] for name in sorted(unknown)})
@@ -308,13 +327,17 @@ def _offenders_apply(
             if offender is None:
                 offender = offender_register(actor=actor, **{"sex": Sex.UNKNOWN, **person, **identity})
                 OffenderExternalReference.objects.create(
-                    offender=offender, source=source, reference=item["external_id"]
+                    offender=offender, institution_id=actor.institution_id, source=source, reference=item["external_id"]
                 )
                 offender_link_to_case(actor=None, offender=offender, case=case, **link_fields)
                 changed = True
                 continue
             link = linked.get(offender.pk)
             if link is None:
+                # A person this institution's system sent in another case: bringing them, identity
+                # and all, into this one takes identity access to both (as for victims).
+                if not (identity_ok_for(case) and _offender_identity_allowed(actor, offender)):
+                    raise PermissionDenied(OFFENDER_LINK_REFUSED_MESSAGE)
                 offender_link_to_case(actor=None, offender=offender, case=case, **link_fields)
                 changed = True
                 link_changes = {}
@@ -324,6 +347,10 @@ def _offenders_apply(
         except ValidationError as exc:
             raise _prefixed(exc, f"offenders.{position}") from exc
     return changed
+
+
+def _offender_identity_allowed(actor: User, offender: Offender) -> bool:
+    return any(case_identity_allowed(user=actor, case=other) for other in offender.cases.all())
 
 
 def _person_save(person, changes: Mapping[str, Any], link, link_changes: Mapping[str, Any]) -> bool:

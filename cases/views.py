@@ -317,7 +317,9 @@ def case_unshare_view(request, case_id: int, share_id: int):
 @confidential
 @refused_input
 def offender_identity_view(request, case_id: int, offender_id):
-    identity = offender_identity_reveal(user=request.user, case_id=case_id, offender_id=offender_id)
+    identity = offender_identity_reveal(
+        user=request.user, case_id=case_id, offender_id=offender_id, ip_address=client_ip(request)
+    )
     context = {
         "title": _("Identidad del imputado"),
         "rows": identity_rows(Offender, identity),

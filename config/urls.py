@@ -24,3 +24,6 @@ urlpatterns = [
     path("o/", include("api.urls")),
     path("admin-sistema/", admin.site.urls),
 ]
+
+handler404 = "kernel.views.page_not_found"
+handler500 = "kernel.views.server_error"

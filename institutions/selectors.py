@@ -58,7 +58,9 @@ def institution_members(*, user) -> QuerySet[User]:
     Nobody else administers users here: for any other user, no rows."""
     if not is_institution_admin(user):
         return User.objects.none()
-    members = User.objects.filter(institution_id=user.institution_id)
+    # Machine clients' service users are registered and retired by the system administrator
+    # (manage.py create_api_client / revoke_api_client), not here.
+    members = User.objects.filter(institution_id=user.institution_id, is_api_client=False)
     return _with_account_state(members).order_by("last_name", "first_name", "username")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
@@ -36,6 +37,7 @@ _TITLES = {
     422: gettext_lazy("La solicitud no se puede procesar"),
     428: gettext_lazy("Falta una condición previa"),
     429: gettext_lazy("Demasiadas solicitudes"),
+    500: gettext_lazy("Error interno"),
 }
 
 
@@ -96,6 +98,9 @@ def problem_exception_handler(exc: Exception, context: dict) -> Any:
     if isinstance(exc, RequestDataTooBig):
         # Raised while DRF reads the body: in the view, or already during authentication.
         exc = RequestTooLarge()
+    elif isinstance(exc, DjangoPermissionDenied) and exc.args:
+        # DRF would turn it into a PermissionDenied without our message, which says why.
+        exc = exceptions.PermissionDenied(str(exc.args[0]))
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, DomainError):

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -16,6 +17,7 @@ from cases.selectors import (
     home_pending_access_requests,
 )
 from institutions.middleware import PREVIOUS_LOGIN
+from kernel.api_errors import problem_response
 from kernel.health import redis_ping
 from kernel.web import confidential
 
@@ -64,3 +66,21 @@ def health(request: HttpRequest) -> JsonResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: Django's own page is English, with an inline style the CSP refuses."""
     return render(request, "403_csrf.html", status=403)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """handler404: the Spanish page, or problem+json for an unknown URL under /api/."""
+    if _is_api(request):
+        return problem_response(404, "No encontrado.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: never details; problem+json under /api/."""
+    if _is_api(request):
+        return problem_response(500, "Error interno. El equipo de la MITP fue notificado.")
+    return defaults.server_error(request)

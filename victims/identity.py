@@ -119,7 +119,9 @@ def _rests_on_legal_basis(user: User, victim: Victim) -> bool:
 
 
 @transaction.atomic
-def offender_identity_reveal(*, user: User, case_id: int, offender_id, client_id: str = "") -> dict:
+def offender_identity_reveal(
+    *, user: User, case_id: int, offender_id, client_id: str = "", ip_address: str | None = None
+) -> dict:
     """An offender's identity, for the lead or a grantee whose identity access states a legal
     basis (a victim's consent never covers an offender)."""
     case = case_get(user=user, case_id=case_id)
@@ -138,6 +140,7 @@ def offender_identity_reveal(*, user: User, case_id: int, offender_id, client_id
         client_id=client_id,
         case_id=case.pk,
         details={"offender_code": offender.code},
+        ip_address=ip_address,
         rests_on_legal_basis=case.lead_institution_id != user.institution_id,
     )
     return identity

@@ -213,7 +213,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": timedelta(hours=1)},
+    "api-clear-expired-tokens": {"task": "api.clear_expired_tokens", "schedule": timedelta(hours=6)},
+}
 
 REST_FRAMEWORK = {
     # Bearer first: DRF answers 401 (with WWW-Authenticate) only when the first class can say how
@@ -248,6 +251,7 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["cases:read"],
     "SCOPES_BACKEND_CLASS": "api.scopes.ClientScopes",
     "APPLICATION_ADMIN_CLASS": "api.admin.ApiClientAdmin",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],  # no redirect flows at all; https if one ever comes
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("API_TOKEN_SECONDS", default=3600),
     # Every RFC 9700 gate on: only client credentials are used, so none costs a feature.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
@@ -274,7 +278,6 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENFORCE_NON_BLANK_FIELDS": True,
@@ -284,6 +287,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"RegionEnum": "kernel.choices.Region"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.closed_request_bodies",
+    ],
 }
 
 LOGGING = {

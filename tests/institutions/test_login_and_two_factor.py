@@ -145,7 +145,15 @@ def test_the_next_parameter_survives_both_steps_but_never_leaves_the_site(office
 
 def _concrete(route: str) -> str:
     """A path for a route pattern, with a placeholder for each captured value."""
-    placeholders = {"int": "1", "uuid": str(uuid.uuid4()), "slug": "x", "str": "x", "path": "x"}
+    placeholders = {
+        "int": "1",
+        "uuid": str(uuid.uuid4()),
+        "slug": "x",
+        "str": "x",
+        "path": "x",
+        "source": "pdi-parte",
+        "reference": "x",
+    }
     return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: placeholders[m.group(1) or "str"], route)
 
 

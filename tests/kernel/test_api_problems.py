@@ -42,8 +42,10 @@ def test_a_visible_case_the_institution_may_not_administer_is_a_403_problem(clie
     assert_problem(client.get(reverse("api:case_shares", args=[case.pk])), 403)
 
 
-def test_an_anonymous_request_is_a_problem(db):
-    assert_problem(Client().get(reverse("api:case_list")), 403)
+def test_an_anonymous_request_is_a_401_problem_saying_how_to_authenticate(db):
+    response = Client().get(reverse("api:case_list"))
+    assert_problem(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_a_session_without_the_second_factor_is_a_problem(officer):

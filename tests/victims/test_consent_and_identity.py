@@ -478,7 +478,7 @@ def test_a_system_administrator_gets_404_on_every_case_and_victim_page_and_endpo
     assert {url: client.post(url, valid).status_code for url in posts} == dict.fromkeys(posts, 404)
     listing = client.get("/causas/")
     assert listing.status_code == 200 and case.ruc not in listing.content.decode()
-    assert client.get("/api/v1/cases/").json()["count"] == 0
+    assert client.get("/api/v1/cases/").json()["results"] == []
     assert CaseShare.objects.get(pk=share.pk).is_active
 
 
