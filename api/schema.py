@@ -46,6 +46,11 @@ _DESCRIPTIONS = {
 
 
 class ApiAutoSchema(AutoSchema):
+    def get_description(self):
+        # Docstrings are for engineers, in English; what integrators read is set in Spanish with
+        # extend_schema(description=...), which overrides this.
+        return ""
+
     def _problem_codes(self) -> list[int]:
         codes = [401, 403, 406, 429]
         if self.path_regex and "{" in self.path:
@@ -84,8 +89,10 @@ class ApiAutoSchema(AutoSchema):
 
 def closed_request_bodies(result, generator, **kwargs):
     """POSTPROCESSING_HOOKS: request bodies refuse keys they do not declare
-    (cases.serializers.StrictSerializer), and the schema says so."""
+    (cases.serializers.StrictSerializer), and the schema says so. Serializer docstrings (English,
+    for engineers) are not descriptions for integrators: field help texts are, in Spanish."""
     for name, component in result.get("components", {}).get("schemas", {}).items():
+        component.pop("description", None)
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
     return result

@@ -271,6 +271,12 @@ class CaseBulkApi(ApiView):
         request=BulkRequestSerializer,
         responses={200: BULK_RESULT},
         summary="Carga masiva: hasta 500 causas por solicitud, con resultado por ítem",
+        description=(
+            "Cada ítem es un upsert por referencia (como PUT by-ref) y tiene éxito o falla por sí solo: la "
+            "respuesta 200 trae, por ítem, 201/200 con la causa o el problema (400, 403, 409...) que lo impidió. "
+            "Una solicitud que no cumple el esquema (tipos, campos desconocidos, más de 500 ítems) se rechaza "
+            "entera con 400. Requiere Idempotency-Key: repetirla devuelve la respuesta original sin actuar."
+        ),
     )
     @idempotent
     def post(self, request):
@@ -372,6 +378,11 @@ class VictimIdentityApi(ApiView):
         operation_id="victims_identity_retrieve",
         responses={200: VictimIdentityReadSerializer},
         summary="Identidad de la víctima (alcance identity:read; cada lectura queda en el registro de accesos)",
+        description=(
+            "Solo si su institución tiene acceso a la identidad de esta víctima (institución a cargo, o causa "
+            "compartida con identidad por fundamento legal o consentimiento vigente). La lectura queda registrada "
+            "con el client_id de su sistema."
+        ),
     )
     def get(self, request, victim_id):
         identity = victim_identity_reveal(

@@ -74,6 +74,8 @@ NOT_SCREENS = {
     "institutions:user_reactivate": "POST only, redirects to the user's page",
     "institutions:user_unlock": "POST only, redirects to the user's page",
     "institutions:user_invitation_resend": "POST only, redirects to the user's page",
+    "oauth2_provider:token": "OAuth2 token endpoint for machine clients, JSON (tests/api)",
+    "oauth2_provider:revoke-token": "OAuth2 revocation endpoint for machine clients (tests/api)",
 }
 
 
