@@ -46,14 +46,21 @@ def mitp_institutions() -> None:
         )
 
 
+def prepare() -> None:
+    """The schema and the real institutions, for benchmarks run without the generated data set."""
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    mitp_institutions()
+
+
 def run(cases: int) -> dict:
     from django.core.management import call_command
 
     from cases.models import Case, CaseGroupObjectPermission, CaseShare, Offender
     from victims.models import Victim
 
-    call_command("migrate", verbosity=0)
-    mitp_institutions()
+    prepare()
     start = time.perf_counter()
     call_command("generate_dataset", cases=cases, seed=20261128, stdout=io.StringIO())
     elapsed = time.perf_counter() - start

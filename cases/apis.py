@@ -8,7 +8,8 @@ pagination) to and from those calls.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import Prefetch
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -26,7 +27,7 @@ from api.scopes import CASES_READ, IDENTITY_READ, IDENTITY_WRITE
 from api.throttling import BulkRateThrottle, ClientRateThrottle
 from cases.api_filters import CaseSyncFilterSerializer
 from cases.constants import EXTERNAL_ID_PATTERN, SyncSource
-from cases.models import Case, CaseOffender
+from cases.models import Case, CaseExternalReference, CaseOffender
 from cases.selectors import case_get, case_list, case_shares
 from cases.serializers import (
     CaseOffenderSerializer,
@@ -43,11 +44,19 @@ from cases.serializers import (
     VictimSerializer,
 )
 from cases.services import case_update
-from cases.sync import case_find_by_reference, case_upsert_by_reference, lock_references, reference_lock_keys
+from cases.sync import (
+    case_find_by_reference,
+    case_upsert_by_reference,
+    cases_create_many,
+    lock_references,
+    new_case_positions,
+    reference_lock_keys,
+)
 from institutions.models import Institution
 from kernel.api_errors import problem_for_exception
 from kernel.client_ip import client_ip
 from victims.identity import offender_identity_reveal, victim_identity_reveal
+from victims.models import CaseVictim
 from victims.selectors import case_victims, victim_get
 
 BULK_MAX_ITEMS = 500
@@ -74,16 +83,23 @@ REFERENCE = OpenApiParameter(
 
 
 def _with_people(queryset):
+    """People in a stable order (by code), so that a replay answers byte for byte the same."""
     return queryset.select_related("lead_institution").prefetch_related(
-        "external_references",
+        Prefetch("external_references", queryset=CaseExternalReference.objects.order_by("source", "reference")),
+        Prefetch("victim_links", queryset=CaseVictim.objects.select_related("victim").order_by("victim__code")),
         "victim_links__victim__external_references",
+        Prefetch("offender_links", queryset=CaseOffender.objects.select_related("offender").order_by("offender__code")),
         "offender_links__offender__external_references",
     )
 
 
-def _case_response(case: Case, *, status_code: int = status.HTTP_200_OK, people: bool = False) -> Response:
+def _context(request) -> dict:
+    return {"institution_id": request.user.institution_id}
+
+
+def _case_response(request, case: Case, *, status_code: int = status.HTTP_200_OK, people: bool = False) -> Response:
     serializer = CaseSyncResultSerializer if people else CaseSerializer
-    response = Response(serializer(case).data, status=status_code)
+    response = Response(serializer(case, context=_context(request)).data, status=status_code)
     response["ETag"] = etag(case.version)
     return response
 
@@ -141,7 +157,7 @@ class CaseDetailApi(ApiView):
     )
     def get(self, request, case_id: int):
         case_get(user=request.user, case_id=case_id)
-        return _case_response(_with_people(Case.objects).get(pk=case_id), people=True)
+        return _case_response(request, _with_people(Case.objects).get(pk=case_id), people=True)
 
     @extend_schema(
         operation_id="cases_partial_update",
@@ -162,7 +178,9 @@ class CaseDetailApi(ApiView):
                 expected_version=expected if expected is not None else case.version,
                 data=fields.validated_data,
             )
-        return _case_response(case_list(user=request.user).prefetch_related("external_references").get(pk=case.pk))
+        return _case_response(
+            request, case_list(user=request.user).prefetch_related("external_references").get(pk=case.pk)
+        )
 
 
 class CaseByReferenceApi(ApiView):
@@ -179,7 +197,7 @@ class CaseByReferenceApi(ApiView):
         if case is None:
             raise Http404
         case_get(user=request.user, case_id=case.pk)
-        return _case_response(_with_people(Case.objects).get(pk=case.pk), people=True)
+        return _case_response(request, _with_people(Case.objects).get(pk=case.pk), people=True)
 
     @extend_schema(
         operation_id="cases_by_reference_upsert",
@@ -206,7 +224,7 @@ class CaseByReferenceApi(ApiView):
             must_exist=if_match_any(request),
         )
         case = _with_people(Case.objects).get(pk=result.case.pk)
-        return _case_response(case, status_code=201 if result.created else 200, people=True)
+        return _case_response(request, case, status_code=201 if result.created else 200, people=True)
 
 
 def _may_write_identity(request) -> bool:
@@ -291,22 +309,43 @@ class CaseBulkApi(ApiView):
             for item in items
             for key in reference_lock_keys(request.user.institution_id, item["source"], item["reference"], item["case"])
         )
-        results = []
-        for index, item in enumerate(items):
+        triples = [(item["source"], item["reference"], item["case"]) for item in items]
+        # New cases with new people are written together (cases.sync.cases_create_many); the
+        # rest one by one, after them, each in its own savepoint.
+        new = sorted(new_case_positions(request.user, triples))
+        outcomes: dict[int, object] = {}
+        if new:
             try:
                 with transaction.atomic():
-                    result = case_upsert_by_reference(
+                    created = cases_create_many(
+                        actor=request.user, items=[triples[i] for i in new], identity_writes_allowed=identity_ok
+                    )
+            except DatabaseError:  # a rule the checks in memory do not mirror: each item on its own
+                pass
+            else:
+                outcomes.update(zip(new, created, strict=True))
+        for index, (source, reference, data) in enumerate(triples):
+            if index in outcomes:
+                continue
+            try:
+                with transaction.atomic():
+                    outcomes[index] = case_upsert_by_reference(
                         actor=request.user,
-                        source=item["source"],
-                        reference=item["reference"],
-                        data=item["case"],
+                        source=source,
+                        reference=reference,
+                        data=data,
                         identity_writes_allowed=identity_ok,
                         locked=True,
                     )
             except Exception as exc:  # each item fails alone; a server error still fails the request
-                status_code, problem = problem_for_exception(exc, request)
+                outcomes[index] = exc
+        results = []
+        for index in range(len(triples)):
+            result = outcomes[index]
+            if isinstance(result, Exception):
+                status_code, problem = problem_for_exception(result, request)
                 if status_code >= 500:
-                    raise
+                    raise result
                 results.append({"index": index, "status": status_code, "problem": _item_problem(problem)})
                 continue
             results.append(
@@ -332,7 +371,7 @@ class CaseVictimsApi(ApiView):
     def get(self, request, case_id: int):
         case = case_get(user=request.user, case_id=case_id)
         links = case_victims(user=request.user, case_id=case.pk).prefetch_related("victim__external_references")
-        return Response(CaseVictimSerializer(links.order_by("victim__code"), many=True).data)
+        return Response(CaseVictimSerializer(links.order_by("victim__code"), many=True, context=_context(request)).data)
 
 
 class CaseOffendersApi(ApiView):
@@ -345,7 +384,7 @@ class CaseOffendersApi(ApiView):
             .prefetch_related("offender__external_references")
             .order_by("offender__code")
         )
-        return Response(CaseOffenderSerializer(links, many=True).data)
+        return Response(CaseOffenderSerializer(links, many=True, context=_context(request)).data)
 
 
 class CaseSharesApi(ApiView):
@@ -364,7 +403,7 @@ class VictimDetailApi(ApiView):
     @extend_schema(operation_id="victims_retrieve", responses={200: VictimSerializer})
     def get(self, request, victim_id):
         victim = victim_get(user=request.user, victim_id=victim_id)
-        response = Response(VictimSerializer(victim).data)
+        response = Response(VictimSerializer(victim, context=_context(request)).data)
         response["ETag"] = etag(victim.version)
         return response
 

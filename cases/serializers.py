@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cases.constants import (
@@ -175,6 +176,17 @@ class CaseSyncSerializer(CaseFieldsSerializer):
     offenders = OffenderWriteSerializer(many=True, required=False, max_length=MAX_PEOPLE_PER_CASE)
 
     def validate(self, attrs):
+        seen = set()
+        for position, ref in enumerate(attrs.get("external_references", ())):
+            if (ref["source"], ref["reference"]) in seen:
+                raise serializers.ValidationError(
+                    {
+                        "external_references": {
+                            position: {"reference": [_("Esta referencia se repite en la solicitud.")]}
+                        }
+                    }
+                )
+            seen.add((ref["source"], ref["reference"]))
         _unique_external_ids(attrs.get("victims", ()), "victims")
         _unique_external_ids(attrs.get("offenders", ()), "offenders")
         return attrs
@@ -207,9 +219,27 @@ class CaseSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+@extend_schema_field(ReferenceReadSerializer(many=True))
+class OwnReferencesField(serializers.Field):
+    """A person's external ids given by the asking institution's systems only: another
+    institution's internal ids for the same person are not ours to read (context
+    ``institution_id``; works on prefetched references)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, references):
+        institution_id = self.context.get("institution_id")
+        return [
+            {"source": ref.source, "reference": ref.reference}
+            for ref in sorted(references.all(), key=lambda ref: (ref.source, ref.reference))
+            if ref.institution_id == institution_id
+        ]
+
+
 class VictimSerializer(serializers.ModelSerializer):
     nationality = serializers.CharField(source="nationality.code")
-    external_references = ReferenceReadSerializer(many=True, read_only=True)
+    external_references = OwnReferencesField()
 
     class Meta:
         model = Victim
@@ -229,7 +259,7 @@ class CaseVictimSerializer(serializers.ModelSerializer):
 
 class OffenderSerializer(serializers.ModelSerializer):
     nationality = serializers.CharField(source="nationality.code")
-    external_references = ReferenceReadSerializer(many=True, read_only=True)
+    external_references = OwnReferencesField()
 
     class Meta:
         model = Offender

@@ -125,7 +125,6 @@ def case_update(*, actor: User | None, case_id: int, expected_version: int, data
     return case
 
 
-@transaction.atomic
 def offender_register(
     *,
     actor: User | None,
@@ -145,12 +144,11 @@ def offender_register(
         sex=sex,
         nationality=nationality,
     )
-    validate_instance(offender)
+    validate_instance(offender, unique_by_construction=("code",))  # drawn from a sequence
     offender.save()
     return offender
 
 
-@transaction.atomic
 def offender_link_to_case(
     *,
     actor: User | None,

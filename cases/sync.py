@@ -16,14 +16,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from cases.access import is_case_officer, require_case_permission, user_case_permissions
+from cases.access import grant_permissions_many, is_case_officer, require_case_permission, user_case_permissions
 from cases.constants import CasePermission, SyncSource
 from cases.models import Case, CaseExternalReference, CaseOffender, Offender, OffenderExternalReference
 from cases.services import (
@@ -39,13 +39,15 @@ from cases.validators import normalise_ruc
 from institutions.models import User
 from kernel.choices import Sex
 from kernel.errors import DomainError
-from kernel.validation import validate_instance
-from victims.models import CaseVictim, VictimExternalReference
+from kernel.pseudonyms import allocate_codes
+from kernel.validation import raise_if_any, validate_instance, validation_errors
+from victims.models import CaseVictim, Victim, VictimExternalReference
 from victims.selectors import case_identity_allowed, victim_identity_allowed
 from victims.services import (
     CASE_VICTIM_EDITABLE_FIELDS,
     IDENTITY_REFUSED_MESSAGE,
     LINK_REFUSED_MESSAGE,
+    VICTIM_IDENTITY_FIELDS,
     victim_link_to_case,
     victim_register,
 )
@@ -117,8 +119,14 @@ def _changes(instance, fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if _current(instance, name) != value}
 
 
-def _prefixed(exc: ValidationError, prefix: str) -> ValidationError:
-    return ValidationError({f"{prefix}.{name}": messages for name, messages in exc.message_dict.items()})
+def _prefixed(exc: ValidationError, prefix: str, identity_fields: frozenset[str]) -> ValidationError:
+    """Errors keyed by their path in the request, where identity fields sit under ``identity``."""
+    return ValidationError(
+        {
+            f"{prefix}.identity.{name}" if name in identity_fields else f"{prefix}.{name}": messages
+            for name, messages in exc.message_dict.items()
+        }
+    )
 
 
 @transaction.atomic
@@ -171,10 +179,16 @@ def case_upsert_by_reference(
     if created:
         if expected_version is not None or must_exist:
             raise ConcurrentUpdateError(_("La causa no existe todavía: If-Match no puede coincidir."))
-        extra = [(ref["source"], ref["reference"]) for ref in data.get("external_references", ())]
-        if source != SyncSource.FISCALIA_RUC:
-            extra = [(source, reference), *extra]
-        case = case_create(actor=actor, lead_institution=actor.institution, data=case_fields, external_references=extra)
+        if new_case_positions(actor, [(source, reference, data)]):
+            (result,) = cases_create_many(
+                actor=actor, items=[(source, reference, data)], identity_writes_allowed=identity_writes_allowed
+            )
+            if isinstance(result, Exception):
+                raise result
+            return result
+        own = [(source, reference)] if source != SyncSource.FISCALIA_RUC else []
+        case = case_create(actor=actor, lead_institution=actor.institution, data=case_fields, external_references=own)
+        _references_add(case, data.get("external_references", ()))  # errors named by the body's positions
         changed = True
     else:
         if CasePermission.VIEW not in user_case_permissions(actor, case.pk):
@@ -206,19 +220,23 @@ def _case_apply(case: Case, fields: Mapping[str, Any]) -> bool:
 
 def _references_add(case: Case, references: Iterable[Mapping[str, str]]) -> bool:
     have = set(case.external_references.values_list("source", "reference"))
-    new = [(ref["source"], ref["reference"]) for ref in references if (ref["source"], ref["reference"]) not in have]
+    new: list[CaseExternalReference] = []
     errors: dict[str, list[str]] = {}
-    for position, (source, reference) in enumerate(new):
+    for position, ref in enumerate(references):  # positions as the request numbers them
+        if (ref["source"], ref["reference"]) in have:
+            continue
+        have.add((ref["source"], ref["reference"]))
+        built = CaseExternalReference(case=case, source=ref["source"], reference=ref["reference"])
         try:
-            CaseExternalReference(case=case, source=source, reference=reference).full_clean()
+            built.full_clean()
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
-                errors.setdefault(f"external_references.{position}.{name}", []).extend(messages)
+                field = "reference" if name == NON_FIELD_ERRORS else name  # (source, reference) taken
+                errors.setdefault(f"external_references.{position}.{field}", []).extend(messages)
+        new.append(built)
     if errors:
         raise ValidationError(errors)
-    CaseExternalReference.objects.bulk_create(
-        [CaseExternalReference(case=case, source=source, reference=reference) for source, reference in new]
-    )
+    CaseExternalReference.objects.bulk_create(new)
     return bool(new)
 
 
@@ -289,7 +307,7 @@ def _victims_apply(
                 link_changes = _changes(link, link_fields)
             changed |= _person_save(victim, _changes(victim, fields), link, link_changes)
         except ValidationError as exc:
-            raise _prefixed(exc, f"victims.{position}") from exc
+            raise _prefixed(exc, f"victims.{position}", VICTIM_IDENTITY_FIELDS) from exc
     return changed
 
 
@@ -345,7 +363,7 @@ def _offenders_apply(
                 link_changes = _changes(link, link_fields)
             changed |= _person_save(offender, _changes(offender, {**person, **identity}), link, link_changes)
         except ValidationError as exc:
-            raise _prefixed(exc, f"offenders.{position}") from exc
+            raise _prefixed(exc, f"offenders.{position}", OFFENDER_IDENTITY_FIELDS) from exc
     return changed
 
 
@@ -370,3 +388,213 @@ def _person_save(person, changes: Mapping[str, Any], link, link_changes: Mapping
     if link is not None and link_changes:
         link.save()
     return True
+
+
+# --- new cases, many at once (bulk ingest, and the first upsert of a reference) -----------------
+
+
+def _pairs(pairs: Iterable[tuple[str, str]]) -> Q:
+    """(source, reference) pairs as one condition: a reference__in per source."""
+    by_source: dict[str, list[str]] = {}
+    for source, reference in pairs:
+        by_source.setdefault(source, []).append(reference)
+    condition = Q(pk__in=[])
+    for source, references in by_source.items():
+        condition |= Q(source=source, reference__in=references)
+    return condition
+
+
+def _item_keys(source: str, reference: str, data: Mapping[str, Any]) -> set[tuple[str, ...]]:
+    keys = {("ruc", normalise_ruc(reference))} if source == SyncSource.FISCALIA_RUC else {("case", source, reference)}
+    if data.get("ruc"):
+        keys.add(("ruc", normalise_ruc(data["ruc"])))
+    keys |= {("victim", source, item["external_id"]) for item in data.get("victims", ())}
+    keys |= {("offender", source, item["external_id"]) for item in data.get("offenders", ())}
+    return keys
+
+
+def new_case_positions(actor: User, items: list[tuple[str, str, Mapping[str, Any]]]) -> set[int]:
+    """Positions of the items that create a case whose reference, RUC and people are all
+    unknown so far and named by no earlier item: cases_create_many writes them together. The
+    rest (existing cases or people, extra references) go through case_upsert_by_reference.
+    Four queries, whatever the number of items."""
+    keys = [_item_keys(source, reference, data) for source, reference, data in items]
+    wanted = set().union(*keys)
+    by_kind = {kind: [key[1:] for key in wanted if key[0] == kind] for kind in ("case", "ruc", "victim", "offender")}
+    taken: set[tuple[str, ...]] = set()
+    if by_kind["case"]:
+        found = CaseExternalReference.objects.filter(_pairs(by_kind["case"])).values_list("source", "reference")
+        taken |= {("case", *pair) for pair in found}
+    if by_kind["ruc"]:
+        rucs = [ruc for (ruc,) in by_kind["ruc"]]
+        taken |= {("ruc", ruc) for ruc in Case.objects.filter(ruc__in=rucs).values_list("ruc", flat=True)}
+    for kind, model in (("victim", VictimExternalReference), ("offender", OffenderExternalReference)):
+        if by_kind[kind]:
+            found = model.objects.filter(_pairs(by_kind[kind]), institution_id=actor.institution_id).values_list(
+                "source", "reference"
+            )
+            taken |= {(kind, *pair) for pair in found}
+    new, seen = set(), set()
+    for position, ((_source, _reference, data), item_keys) in enumerate(zip(items, keys, strict=True)):
+        if not data.get("external_references") and not item_keys & taken and not item_keys & seen:
+            new.add(position)
+        seen |= item_keys
+    return new
+
+
+@dataclass
+class _NewCase:
+    case: Case
+    references: list[CaseExternalReference]
+    victims: list[tuple[Victim, VictimExternalReference, CaseVictim]]
+    offenders: list[tuple[Offender, OffenderExternalReference, CaseOffender]]
+
+
+# Checked without a query: foreign keys point at objects built here, codes come from a
+# sequence, primary keys are fresh UUIDs, uniqueness of references and RUCs was established by
+# new_case_positions under the advisory locks, nationality was checked by the serializer against
+# the same list of countries (Django's choice check walks all 250 of them for each person).
+_NOT_QUERIED = {
+    Case: {"lead_institution", "created_by"},
+    Victim: {"id", "code", "registering_institution", "document_index", "nationality"},
+    Offender: {"id", "code", "document_index", "nationality"},
+    CaseVictim: {"case", "victim"},
+    CaseOffender: {"case", "offender"},
+    CaseExternalReference: {"case"},
+    VictimExternalReference: {"victim", "institution"},
+    OffenderExternalReference: {"offender", "institution"},
+}
+VICTIM_IDENTITY_DEFAULTS = {
+    "given_names": "",
+    "surnames": "",
+    "document_type": "",
+    "document_number": "",
+    "birth_date": None,
+    "phone": "",
+    "email": "",
+    "address": "",
+    "notes": "",
+}
+OFFENDER_IDENTITY_DEFAULTS = {"given_names": "", "surnames": "", "document_type": "", "document_number": ""}
+
+
+def _clean(instance) -> None:
+    instance.full_clean(exclude=_NOT_QUERIED[type(instance)], validate_unique=False, validate_constraints=False)
+
+
+def _plan_new_case(actor: User, source: str, reference: str, data: Mapping[str, Any], scope_ok: bool) -> _NewCase:
+    """The records of one new case, built and validated in memory (no query). Raises as
+    case_upsert_by_reference would for the same item."""
+    case_fields = {
+        name: value for name, value in data.items() if name not in ("external_references", "victims", "offenders")
+    }
+    if source == SyncSource.FISCALIA_RUC:
+        ruc = normalise_ruc(reference)
+        if "ruc" in case_fields and case_fields["ruc"] != ruc:
+            raise ValidationError({"ruc": [_("El RUC del cuerpo no coincide con el de la dirección (fiscalia-ruc).")]})
+        case_fields["ruc"] = ruc
+    case = Case(lead_institution=actor.institution, created_by=actor, **_checked_fields(case_fields))
+    _clean(case)
+    references = (
+        []
+        if source == SyncSource.FISCALIA_RUC
+        else [CaseExternalReference(case=case, source=source, reference=reference)]
+    )
+    for ref in references:
+        _clean(ref)
+    victims = []
+    for position, item in enumerate(data.get("victims", ())):
+        person, link_fields, identity = _split(item, VICTIM_PERSON_FIELDS, CASE_VICTIM_EDITABLE_FIELDS)
+        try:
+            if identity:
+                _check_identity_write(actor, scope_ok, True)  # the institution leads the case it creates
+            if identity.get("birth_date") and not person.get("birth_year"):
+                person["birth_year"] = identity["birth_date"].year
+            victim = Victim(
+                registering_institution=actor.institution,
+                **{"sex": Sex.UNKNOWN, "nationality": "", **VICTIM_IDENTITY_DEFAULTS, **person, **identity},
+            )
+            link = CaseVictim(
+                case=case,
+                victim=victim,
+                **{
+                    **link_fields,
+                    "purpose": link_fields.get("purpose") or case.purpose,
+                    "region_detected": link_fields.get("region_detected") or case.region_detected,
+                },
+            )
+            person_ref = VictimExternalReference(
+                victim=victim, institution=actor.institution, source=source, reference=item["external_id"]
+            )
+            raise_if_any(*(validation_errors(_clean, record) for record in (victim, link, person_ref)))
+        except ValidationError as exc:
+            raise _prefixed(exc, f"victims.{position}", VICTIM_IDENTITY_FIELDS) from exc
+        victims.append((victim, person_ref, link))
+    offenders = []
+    for position, item in enumerate(data.get("offenders", ())):
+        person, link_fields, identity = _split(item, OFFENDER_PERSON_FIELDS, CASE_OFFENDER_EDITABLE_FIELDS)
+        try:
+            if identity:
+                _check_identity_write(actor, scope_ok, True)
+            unknown = set(identity) - OFFENDER_IDENTITY_FIELDS
+            if unknown:
+                raise ValidationError({f"identity.{name}": [_("Este campo no existe.")] for name in sorted(unknown)})
+            offender = Offender(
+                **{"sex": Sex.UNKNOWN, "nationality": "", **OFFENDER_IDENTITY_DEFAULTS, **person, **identity}
+            )
+            link = CaseOffender(case=case, offender=offender, **link_fields)
+            person_ref = OffenderExternalReference(
+                offender=offender, institution=actor.institution, source=source, reference=item["external_id"]
+            )
+            raise_if_any(*(validation_errors(_clean, record) for record in (offender, link, person_ref)))
+        except ValidationError as exc:
+            raise _prefixed(exc, f"offenders.{position}", OFFENDER_IDENTITY_FIELDS) from exc
+        offenders.append((offender, person_ref, link))
+    return _NewCase(case=case, references=references, victims=victims, offenders=offenders)
+
+
+def cases_create_many(
+    *, actor: User, items: list[tuple[str, str, Mapping[str, Any]]], identity_writes_allowed: bool
+) -> list[SyncResult | Exception]:
+    """Create the cases of ``items`` (source, reference, data), each with its people, all of
+    them new (new_case_positions), in a dozen INSERTs whatever their number. Each item is
+    validated on its own, as case_upsert_by_reference would: a refused item gets its exception
+    in the result, the others are written. Callers hold the advisory locks and run this in a
+    transaction (a database error then rolls all of it back)."""
+    if not is_case_officer(actor):
+        refusal = PermissionDenied(_("Su rol no permite modificar causas: solo un oficial de casos puede hacerlo."))
+        return [refusal] * len(items)
+    results: list[SyncResult | Exception | None] = [None] * len(items)
+    plans: list[tuple[int, _NewCase]] = []
+    for position, (source, reference, data) in enumerate(items):
+        try:
+            plans.append((position, _plan_new_case(actor, source, reference, data, identity_writes_allowed)))
+        except (ValidationError, PermissionDenied) as exc:
+            results[position] = exc
+    if plans:
+        _write_new_cases(actor, [plan for _, plan in plans])
+        for position, plan in plans:
+            results[position] = SyncResult(case=plan.case, created=True, changed=True)
+    return results
+
+
+def _write_new_cases(actor: User, plans: list[_NewCase]) -> None:
+    cases = [plan.case for plan in plans]
+    Case.objects.bulk_create(cases)
+    CaseExternalReference.objects.bulk_create([ref for plan in plans for ref in plan.references])
+    grant_permissions_many(actor.institution, cases, CasePermission.LEAD)
+    victims = [row for plan in plans for row in plan.victims]
+    offenders = [row for plan in plans for row in plan.offenders]
+    for (victim, _ref, _link), code in zip(
+        victims, allocate_codes("V", count=len(victims)) if victims else (), strict=True
+    ):
+        victim.code = code
+    for (offender, _ref, _link), code in zip(
+        offenders, allocate_codes("I", count=len(offenders)) if offenders else (), strict=True
+    ):
+        offender.code = code
+    for model, rows in ((Victim, victims), (Offender, offenders)):
+        if rows:
+            model.objects.bulk_create([row[0] for row in rows])
+            type(rows[0][1]).objects.bulk_create([row[1] for row in rows])
+            type(rows[0][2]).objects.bulk_create([row[2] for row in rows])

@@ -7,7 +7,24 @@ from django.utils.text import capfirst
 from kernel.fields import DocumentBlindIndexField
 
 
-def validate_instance(instance: models.Model) -> None:
+def _known_good(instance: models.Model) -> set[str]:
+    """Fields whose check would only cost a query: a foreign key to an object the caller holds,
+    already saved (Django's ForeignKey.validate runs one SELECT to find it again), and on a new
+    row a primary key drawn from its default (a fresh UUID: its uniqueness check is a SELECT
+    too). The database enforces both anyway."""
+    names = set()
+    for field in instance._meta.concrete_fields:
+        if field.many_to_one and field.is_cached(instance):
+            related = field.get_cached_value(instance)
+            if related is not None and not related._state.adding:
+                names.add(field.name)
+    pk = instance._meta.pk
+    if instance._state.adding and pk.has_default():
+        names.add(pk.name)
+    return names
+
+
+def validate_instance(instance: models.Model, *, unique_by_construction: tuple[str, ...] = ()) -> None:
     """``full_clean`` for a service about to save. Raises ValidationError keyed by field name.
 
     - Every CheckConstraint is mirrored by field validation or ``Model.clean()``, which name the
@@ -15,10 +32,14 @@ def validate_instance(instance: models.Model) -> None:
       only repeat those errors without a field. The database still enforces them all.
     - Unique constraints are checked (they need the database), with their own messages.
     - A blind index is derived from the document while saving, so it is skipped here.
+    - Foreign keys to objects the caller holds, and fresh UUID keys, are not looked up again
+      (_known_good); nor are ``unique_by_construction`` fields (a code drawn from a sequence).
     """
     computed = {f.name for f in instance._meta.concrete_fields if isinstance(f, DocumentBlindIndexField)}
     try:
-        instance.full_clean(exclude=computed, validate_constraints=False)
+        instance.full_clean(
+            exclude=computed | _known_good(instance) | set(unique_by_construction), validate_constraints=False
+        )
         errors: dict[str, list] = {}
         for constraint in instance._meta.constraints:
             if isinstance(constraint, models.UniqueConstraint):

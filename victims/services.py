@@ -36,7 +36,6 @@ from victims.selectors import (
 )
 
 
-@transaction.atomic
 def victim_register(
     *,
     actor: User | None,
@@ -76,12 +75,11 @@ def victim_register(
         birth_year=birth_year,
         age_at_identification=age_at_identification,
     )
-    validate_instance(victim)
+    validate_instance(victim, unique_by_construction=("code",))  # drawn from a sequence
     victim.save()
     return victim
 
 
-@transaction.atomic
 def victim_link_to_case(
     *,
     actor: User | None,
