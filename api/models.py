@@ -43,6 +43,12 @@ class ApiClient(AbstractApplication):
     def institution(self):
         return self.user.institution
 
+    def is_usable(self, request):
+        """django-oauth-toolkit asks this before issuing a token and on every use of one: a client
+        whose service user or institution was deactivated (api_client_revoke) gets no new token."""
+        user = self.user
+        return user.is_active and user.institution_id is not None and user.institution.is_active
+
 
 class IdempotencyRecord(models.Model):
     """The first response to a POST carrying an ``Idempotency-Key``, replayed for 24 hours.

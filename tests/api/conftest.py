@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
@@ -59,9 +60,19 @@ def machine_for(institution, scopes=ALL_SCOPES, name="Sistema de prueba") -> Mac
     return Machine(new.client.client_id, new.client_secret, response.json()["access_token"], new.client.user, http)
 
 
+def clear_rate_limits() -> None:
+    """Forget this test process's throttling counters. Only its own keys (KEY_PREFIX is per
+    process in the test settings): cache.clear() would empty the Redis database under the other
+    xdist worker's tests too."""
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    client = cache._cache.get_client()
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    cache.clear()  # throttling counters live in the shared Redis cache
+    clear_rate_limits()
     yield
 
 
