@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
+from cases.constants import SyncSource
 from cases.services import case_create, offender_link_to_case, offender_register
 from cases.sharing import access_request_create, case_share
 from institutions.constants import Role
@@ -33,6 +34,10 @@ SHARES = {
     "shared_collaborate": {"can_collaborate": True},
 }
 
+# How source systems know the scenario's case (GET/PUT /api/v1/cases/by-ref/{source}/{reference}).
+CASE_RUC = "2300123456-7"
+CASE_REFERENCES = {SyncSource.FISCALIA_RUC.value: CASE_RUC, SyncSource.PDI_REPORT.value: "PARTE-2023-0417"}
+
 
 @dataclass
 class Scenario:
@@ -45,6 +50,7 @@ class Scenario:
     request_id: int
     share_ids: dict[str, int]
     victim_codes: list[str] = field(default_factory=list)
+    references: dict[str, str] = field(default_factory=dict)  # source → reference (CASE_REFERENCES)
 
     @property
     def victim_id(self):
@@ -71,14 +77,16 @@ def make_users(relations=RELATIONS) -> tuple[dict[str, Institution], dict[str, U
 
 
 def build_scenario() -> Scenario:
-    """A case led by ``lead``: one victim (with a consent), one offender, one active share per
-    ``shared_*`` relation, and a pending access request from ``unrelated``."""
+    """A case led by ``lead`` (with a RUC and a PDI report number): one victim (with a consent),
+    one offender, one active share per ``shared_*`` relation, and a pending access request from
+    ``unrelated``."""
     institutions, users = make_users()
     lead_officer = users[f"lead-{Role.CASE_OFFICER.value}"]
     case = case_create(
         actor=None,
         lead_institution=institutions["lead"],
-        data={"intake_date": datetime.date(2023, 3, 1), "purpose": "explotacion_sexual"},
+        data={"intake_date": datetime.date(2023, 3, 1), "purpose": "explotacion_sexual", "ruc": CASE_RUC},
+        external_references=[(SyncSource.PDI_REPORT.value, CASE_REFERENCES[SyncSource.PDI_REPORT.value])],
     )
     document = valid_run(16_482_337)
     victim = victim_register(
@@ -123,6 +131,7 @@ def build_scenario() -> Scenario:
         request_id=request.pk,
         share_ids=share_ids,
         victim_codes=[victim.code],
+        references=dict(CASE_REFERENCES),
     )
 
 

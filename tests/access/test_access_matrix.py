@@ -10,7 +10,10 @@ Expected answers follow ../shared/access-model.md: not visible → 404 (never 40
 allowed (institution permission or role) → 403, allowed → the route's success codes. Anonymous
 users are sent to the login page by the UI and refused with 401/403 by the API. Write probes
 send an empty or invalid body, so an allowed request ends refused as input (400, kernel.web
-refused_input) or in a redirect, and a refused one changes nothing.
+refused_input) or in a redirect, and a refused one changes nothing. The API's PUT and PATCH
+probes (a session user keeps working on the API with their role) send a valid JSON body, so an
+allowed one really writes (rolled back after the test). PUT by reference to a case the
+institution cannot see answers 409: the reference is taken, and its lead can be asked for access.
 
 Routes whose object is a user account (an institutional administrator's pages) probe a member of
 the lead institution who is none of the subjects: the same subjects then read as "administrator
@@ -21,6 +24,7 @@ credential: every subject, anonymous included, gets the page (here saying the li
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +40,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cases.constants import AccessRequestStatus, CasePermission
+from cases.constants import AccessRequestStatus, CasePermission, SyncSource
 from cases.models import AccessRequest, Case, CaseGroupObjectPermission, CaseOffender, CaseShare, Offender
 from cases.selectors import case_list
 from config import urls as config_urls
@@ -52,11 +56,11 @@ from tests.access.scenario import (
     build_scenario,
     walk_routes,
 )
-from tests.clients import verified_device
+from tests.clients import VerifiedClient, verified_device
 from tests.factories import UserFactory
 from victims.models import CaseVictim, Victim, VictimConsent
 
-OK, DENIED, HIDDEN = "ok", 403, 404
+OK, DENIED, HIDDEN, TAKEN = "ok", 403, 404, 409
 LOGIN, UNAUTHENTICATED = "login", "unauthenticated"
 OFFICER = "oficial"
 VISIBLE = frozenset({"lead", "shared_ver", "shared_identity", "shared_collaborate"})
@@ -104,6 +108,16 @@ def collaborator_officer_writes(relation: str, role: str):
     return DENIED if relation in VISIBLE else HIDDEN
 
 
+def officer_upserts_by_reference(relation: str, role: str):
+    """PUT /api/v1/cases/by-ref/...: any role but officer is refused before the reference is
+    looked up; a case the institution cannot see is not hidden but taken (409)."""
+    if role != OFFICER:
+        return DENIED
+    if relation in {"lead", "shared_collaborate"}:
+        return OK
+    return DENIED if relation in VISIBLE else TAKEN
+
+
 def lead_decides_requests(relation: str, role: str):
     """A request is addressed to the lead and listed only there: everybody else gets 404."""
     if relation != "lead":
@@ -139,6 +153,7 @@ class Probe:
     body: Callable[[Scenario], dict] = field(default=lambda s: {})
     ok: frozenset[int] = frozenset({200})  # what "allowed" answers on this route with this body
     label: str = ""
+    writes: bool = False  # allowed: the records change (API writes with a valid body)
 
     @property
     def title(self) -> str:
@@ -162,6 +177,20 @@ def _case_victim(s: Scenario) -> dict:
 
 def _offender(s: Scenario) -> dict:
     return {"case_id": s.case_id, "offender_id": s.offender_id}
+
+
+def _by_reference(s: Scenario) -> dict:
+    source = SyncSource.PDI_REPORT.value
+    return {"source": source, "reference": s.references[source]}
+
+
+def _case_fields(s: Scenario) -> dict:
+    """The scenario case's fields with one change (its purpose): allowed means a new version."""
+    return {
+        "ruc": s.references[SyncSource.FISCALIA_RUC.value],
+        "intake_date": "2023-03-01",
+        "purpose": "trabajo_forzoso",
+    }
 
 
 MEMBER = "lead.miembro"  # the account the user-administration probes act on
@@ -316,8 +345,30 @@ MATRIX: dict[str, list[Probe]] = {
             ok=REDIRECT,
         )
     ],
-    "api:case_detail": [Probe("GET", _case, expected(sees_the_case, **API))],
+    "api:case_detail": [
+        Probe("GET", _case, expected(sees_the_case, **API)),
+        Probe(
+            "PATCH",
+            _case,
+            expected(collaborator_officer_writes, **API),
+            body=lambda s: {"purpose": "trabajo_forzoso"},
+            writes=True,
+        ),
+    ],
+    "api:case_by_ref": [
+        Probe("GET", _by_reference, expected(sees_the_case, **API)),
+        Probe(
+            "PUT",
+            _by_reference,
+            expected(officer_upserts_by_reference, api=True, system_admins=DENIED),
+            body=_case_fields,
+            writes=True,
+        ),
+    ],
     "api:case_victims": [Probe("GET", _case, expected(sees_the_case, **API))],
+    "api:case_offenders": [Probe("GET", _case, expected(sees_the_case, **API))],
+    # Any role of the lead, or of a grantee on a legal basis (identity only through this audited read).
+    "api:offender_identity": [Probe("GET", _offender, expected(reads_identity, **API))],
     "api:case_shares": [Probe("GET", _case, expected(lead_reads, **API))],
     "api:victim_detail": [Probe("GET", _victim, expected(sees_the_case, **API))],
     "api:victim_identity": [Probe("GET", _victim, expected(reads_identity, **API))],
@@ -396,8 +447,16 @@ def state(scenario_case_id: int) -> dict:
 
 
 def nonexistent(kwargs: dict) -> dict:
-    """The same kwargs pointing at objects that do not exist."""
-    return {name: uuid.uuid4() if isinstance(value, uuid.UUID) else 999_999_999 for name, value in kwargs.items()}
+    """The same kwargs pointing at objects that do not exist (a known source, an unknown reference)."""
+
+    def ghost(name: str, value):
+        if isinstance(value, uuid.UUID):
+            return uuid.uuid4()
+        if name == "source":
+            return value
+        return "NO-EXISTE-0" if isinstance(value, str) else 999_999_999
+
+    return {name: ghost(name, value) for name, value in kwargs.items()}
 
 
 @pytest.fixture(scope="module")
@@ -407,12 +466,18 @@ def scenario(module_transaction) -> Scenario:
     return scenario
 
 
+JSON_METHODS = frozenset({"PUT", "PATCH"})  # API writes: a JSON body
+
+
 def request(client, scenario: Scenario, subject: str, route: str, probe: Probe, kwargs: dict):
     user = scenario.users[subject]
     if user is not None:
         client.force_login(user)
+    url = reverse(route, kwargs=kwargs)
+    if probe.method in JSON_METHODS:
+        return client.generic(probe.method, url, json.dumps(probe.body(scenario)), content_type="application/json")
     send = client.get if probe.method == "GET" else client.post
-    return send(reverse(route, kwargs=kwargs), probe.body(scenario))
+    return send(url, probe.body(scenario))
 
 
 CASES = [
@@ -465,7 +530,8 @@ def test_each_matrix_entry_states_the_answer_for_every_subject():
         assert probes, route
         for probe in probes:
             assert set(probe.expected) == set(SUBJECTS), (route, probe.title)
-            assert probe.method in {"GET", "POST"}, (route, probe.title)
+            assert probe.method in {"GET", "POST"} | JSON_METHODS, (route, probe.title)
+            assert probe.method not in JSON_METHODS or route.startswith("api:"), (route, probe.title)
 
 
 def test_each_matrix_entry_builds_exactly_the_kwargs_its_route_takes(scenario, db):
@@ -489,7 +555,9 @@ def test_each_route_answers_each_subject_as_the_access_model_says(client, scenar
     )
     if outcome == LOGIN:
         assert response["Location"].startswith(reverse("login"))
-    if not (outcome == OK and response.status_code == 302):
+    if outcome == OK and probe.writes:
+        assert state(scenario.case_id) != before, f"{probe.method} {route} as {subject}: allowed, but nothing changed"
+    elif not (outcome == OK and response.status_code == 302):
         assert state(scenario.case_id) == before, f"{probe.method} {route} as {subject} changed the records"
     if outcome == HIDDEN:
         # 404 says nothing: the answer for an object that exists is the answer for one that does not.
@@ -507,6 +575,24 @@ def test_a_decision_without_approve_or_decline_is_refused_and_the_request_stays_
     assert AccessRequest.objects.get(pk=scenario.request_id).status == AccessRequestStatus.PENDING
 
 
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+def test_no_api_route_answers_a_session_write_without_csrf_token_with_a_server_error(scenario, db, accept):
+    """As in production, CSRF enforced: a signed-in browser's write without the token is refused
+    (403), or its method or format is (405, 406), on every API route; it is never a 500."""
+    client = VerifiedClient(enforce_csrf_checks=True, raise_request_exception=False)
+    client.force_login(scenario.officer("lead"))
+    answers = {}
+    for route in application_routes():
+        if route.is_api:
+            url = reverse(route.name, kwargs=MATRIX[route.name][0].kwargs(scenario) if route.kwargs else {})
+            for method in ("POST", "PUT", "PATCH", "DELETE"):
+                answers[f"{method} {route.name}"] = client.generic(
+                    method, url, "{}", content_type="application/json", HTTP_ACCEPT=accept
+                ).status_code
+    assert {name: status for name, status in answers.items() if status >= 500} == {}
+    assert set(answers.values()) <= {403, 405, 406}, answers
+
+
 @pytest.mark.parametrize("subject", ["staff", "superuser"])
 def test_a_system_administrator_sees_no_case_in_any_list(client, scenario, db, subject):
     user = scenario.users[subject]
@@ -515,8 +601,8 @@ def test_a_system_administrator_sees_no_case_in_any_list(client, scenario, db, s
     client.force_login(user)
     page = client.get(reverse("cases:list"))
     assert page.status_code == 200 and page.context["page"].paginator.count == 0
-    api = client.get(reverse("api:case_list"))
-    assert api.status_code == 200 and api.json()["count"] == 0 and api.json()["results"] == []
+    api = client.get(reverse("api:case_list"))  # a cursor page: no count, only results
+    assert api.status_code == 200 and api.json()["results"] == []
     assert client.get(reverse("cases:access_requests")).context["requests"].count() == 0
 
 

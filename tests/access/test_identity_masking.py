@@ -24,6 +24,7 @@ from django.utils.encoding import force_bytes
 from django.utils.html import escape
 from django.utils.http import urlsafe_base64_encode
 
+from cases.constants import SyncSource
 from cases.services import case_create, offender_link_to_case, offender_register
 from cases.sharing import access_request_create, case_share
 from institutions.constants import Role
@@ -95,6 +96,8 @@ def _forms(person: dict) -> set[str]:
     return forms
 
 
+CASE_REFERENCE = (SyncSource.PDI_REPORT.value, "PARTE-2023-0605")
+
 PLANTED = frozenset(_forms(VICTIM_ONE) | _forms(VICTIM_TWO) | _forms(OFFENDER))
 
 
@@ -145,6 +148,9 @@ class MaskingScenario:
             "share_id": [self.share_id],
             "consent_id": [self.consent_id],
             "request_id": [self.request_id],
+            # The case as a source system knows it (GET /api/v1/cases/by-ref/...).
+            "source": [CASE_REFERENCE[0]],
+            "reference": [CASE_REFERENCE[1]],
             # User administration: a member of the ver institution (its administrator's own
             # page included) and a member of the lead one (404 for the ver institution).
             "user_id": [self.users[f"ver-{role}"].pk for role in ROLES] + [self.users[f"lead-{OFFICER}"].pk],
@@ -162,6 +168,7 @@ def scenario(module_transaction) -> MaskingScenario:
         actor=None,
         lead_institution=institutions["lead"],
         data={"intake_date": datetime.date(2023, 6, 5), "purpose": "trabajo_forzoso"},
+        external_references=[CASE_REFERENCE],
     )
     victims = []
     for person, sex, nationality in ((VICTIM_ONE, Sex.FEMALE, "PE"), (VICTIM_TWO, Sex.FEMALE, "BO")):
