@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -19,12 +21,17 @@ class AwareDateTimeField(serializers.DateTimeField):
     zone, and a sync would silently miss or repeat up to four hours of changes."""
 
     def to_internal_value(self, value):
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if parsed is None or timezone.is_naive(parsed):
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows.
+            instant = None if parsed is None or timezone.is_naive(parsed) else parsed.astimezone(datetime.UTC)
+        except (ValueError, OverflowError):  # out of range once moved to UTC (year 0 or 10000)
+            instant = None
+        if instant is None:
             raise serializers.ValidationError(
                 _("Indique un instante ISO 8601 con zona horaria, por ejemplo 2024-05-01T00:00:00Z.")
             )
-        return parsed
+        return instant
 
 
 class CaseSyncFilterSerializer(serializers.Serializer):

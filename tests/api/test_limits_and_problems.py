@@ -277,3 +277,20 @@ def test_an_unknown_page_outside_the_api_stays_a_web_page(db):
     response = Client().get("/no-existe/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        ("6027-12-05T18:26:57.76542%2B19:22", 200),  # an offset ISO 8601 allows and PostgreSQL does not
+        ("2024-05-01T00:00:00%2B15:30", 200),
+        ("9999-12-31T23:59:59-05:00", 400),  # past year 9999 once in UTC
+        ("0001-01-01T00:00:00%2B05:00", 400),  # before year 1 once in UTC
+        ("2024-13-01T00:00:00Z", 400),
+    ],
+)
+def test_updated_since_at_the_edges_of_time_is_an_answer_never_a_server_error(machine, since, status):
+    response = machine.get(f"/api/v1/cases/?updated_since={since}")
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert response.json()["errors"][0]["field"] == "updated_since"
