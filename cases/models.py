@@ -266,8 +266,7 @@ class Offender(TimeStampedModel):
             raise ValidationError(errors)
 
 
-@track_changes
-class OffenderExternalReference(models.Model):
+class PersonExternalReference(models.Model):
     """The id an institution's source system (api: cases.constants.SyncSource) gives a person,
     so that a replayed sync updates the same person instead of registering them again.
 
@@ -275,24 +274,29 @@ class OffenderExternalReference(models.Model):
     id names a different person of its own, never this record (which it may not even see).
     """
 
-    offender = models.ForeignKey(Offender, on_delete=models.CASCADE, related_name="external_references")
     institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
     source = models.CharField(_("sistema de origen"), max_length=30, choices=SyncSource.choices)
     reference = models.CharField(_("identificador externo"), max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         default_permissions = ()
         constraints = [
             models.UniqueConstraint(
-                fields=["institution", "source", "reference"], name="offender_reference_unique_per_institution"
+                fields=["institution", "source", "reference"], name="%(class)s_unique_per_institution"
             ),
-            models.CheckConstraint(name="offender_reference_source_valid", condition=Q(source__in=SyncSource.values)),
-            models.CheckConstraint(name="offender_reference_format", condition=Q(reference__regex=EXTERNAL_ID_PATTERN)),
+            models.CheckConstraint(name="%(class)s_source_valid", condition=Q(source__in=SyncSource.values)),
+            models.CheckConstraint(name="%(class)s_format", condition=Q(reference__regex=EXTERNAL_ID_PATTERN)),
         ]
 
     def __str__(self) -> str:
         return f"{self.source} {self.reference}"
+
+
+@track_changes
+class OffenderExternalReference(PersonExternalReference):
+    offender = models.ForeignKey(Offender, on_delete=models.CASCADE, related_name="external_references")
 
 
 @track_changes

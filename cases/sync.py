@@ -166,14 +166,7 @@ def case_upsert_by_reference(
         lock_references(reference_lock_keys(actor.institution_id, source, reference, data))
     if not is_case_officer(actor):
         raise PermissionDenied(_("Su rol no permite modificar causas: solo un oficial de casos puede hacerlo."))
-    case_fields = {
-        name: value for name, value in data.items() if name not in ("external_references", "victims", "offenders")
-    }
-    if source == SyncSource.FISCALIA_RUC:
-        ruc = normalise_ruc(reference)
-        if "ruc" in case_fields and case_fields["ruc"] != ruc:
-            raise ValidationError({"ruc": [_("El RUC del cuerpo no coincide con el de la dirección (fiscalia-ruc).")]})
-        case_fields["ruc"] = ruc
+    case_fields = _case_fields(source, reference, data)
     case = case_find_by_reference(source, reference)
     created = case is None
     if created:
@@ -205,6 +198,19 @@ def case_upsert_by_reference(
         Case.objects.filter(pk=case.pk).update(version=F("version") + 1, updated_at=timezone.now())
         case.refresh_from_db()
     return SyncResult(case=case, created=created, changed=changed)
+
+
+def _case_fields(source: str, reference: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The case's own fields of the body; under fiscalia-ruc the RUC is the reference itself."""
+    fields = {
+        name: value for name, value in data.items() if name not in ("external_references", "victims", "offenders")
+    }
+    if source == SyncSource.FISCALIA_RUC:
+        ruc = normalise_ruc(reference)
+        if "ruc" in fields and fields["ruc"] != ruc:
+            raise ValidationError({"ruc": [_("El RUC del cuerpo no coincide con el de la dirección (fiscalia-ruc).")]})
+        fields["ruc"] = ruc
+    return fields
 
 
 def _case_apply(case: Case, fields: Mapping[str, Any]) -> bool:
@@ -247,6 +253,19 @@ def _split(item: Mapping[str, Any], person_fields: frozenset[str], link_fields: 
     return person, link, identity
 
 
+def _known_people(reference_model, link_model, person: str, actor: User, case: Case, source: str, items: list):
+    """The people of ``items`` this institution's system already sent ({external id: person}),
+    and those of them already in the case ({person id: link}): two queries."""
+    known = {
+        ref.reference: getattr(ref, person)
+        for ref in reference_model.objects.select_related(person).filter(
+            institution_id=actor.institution_id, source=source, reference__in=[item["external_id"] for item in items]
+        )
+    }
+    links = link_model.objects.filter(case=case, **{f"{person}__in": known.values()})
+    return known, {getattr(link, f"{person}_id"): link for link in links}
+
+
 def _check_identity_write(actor: User, allowed_by_scope: bool, allowed_by_grants: bool) -> None:
     if not allowed_by_scope:
         raise PermissionDenied(IDENTITY_SCOPE_MESSAGE)
@@ -260,13 +279,7 @@ def _victims_apply(
     items = list(items)
     if not items:
         return False
-    known = {
-        ref.reference: ref.victim
-        for ref in VictimExternalReference.objects.select_related("victim").filter(
-            institution_id=actor.institution_id, source=source, reference__in=[item["external_id"] for item in items]
-        )
-    }
-    linked = {link.victim_id: link for link in CaseVictim.objects.filter(case=case, victim__in=known.values())}
+    known, linked = _known_people(VictimExternalReference, CaseVictim, "victim", actor, case, source, items)
     case_identity = None
     changed = False
     for position, item in enumerate(items):
@@ -317,13 +330,7 @@ def _offenders_apply(
     items = list(items)
     if not items:
         return False
-    known = {
-        ref.reference: ref.offender
-        for ref in OffenderExternalReference.objects.select_related("offender").filter(
-            institution_id=actor.institution_id, source=source, reference__in=[item["external_id"] for item in items]
-        )
-    }
-    linked = {link.offender_id: link for link in CaseOffender.objects.filter(case=case, offender__in=known.values())}
+    known, linked = _known_people(OffenderExternalReference, CaseOffender, "offender", actor, case, source, items)
     allowed: dict[int, bool] = {}
 
     def identity_ok_for(some_case: Case) -> bool:
@@ -485,14 +492,7 @@ def _clean(instance) -> None:
 def _plan_new_case(actor: User, source: str, reference: str, data: Mapping[str, Any], scope_ok: bool) -> _NewCase:
     """The records of one new case, built and validated in memory (no query). Raises as
     case_upsert_by_reference would for the same item."""
-    case_fields = {
-        name: value for name, value in data.items() if name not in ("external_references", "victims", "offenders")
-    }
-    if source == SyncSource.FISCALIA_RUC:
-        ruc = normalise_ruc(reference)
-        if "ruc" in case_fields and case_fields["ruc"] != ruc:
-            raise ValidationError({"ruc": [_("El RUC del cuerpo no coincide con el de la dirección (fiscalia-ruc).")]})
-        case_fields["ruc"] = ruc
+    case_fields = _case_fields(source, reference, data)
     case = Case(lead_institution=actor.institution, created_by=actor, **_checked_fields(case_fields))
     _clean(case)
     references = (

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
-from cases.constants import EXTERNAL_ID_PATTERN, SyncSource, TraffickingPurpose
-from cases.models import country_code_or_unknown
+from cases.constants import TraffickingPurpose
+from cases.models import PersonExternalReference, country_code_or_unknown
 from cases.validators import validate_not_in_future
 from kernel.choices import Region, Sex
 from kernel.fields import DocumentBlindIndexField, EncryptedDateField, EncryptedTextField
@@ -103,32 +103,8 @@ class Victim(TimeStampedModel):
 
 
 @track_changes
-class VictimExternalReference(models.Model):
-    """The id an institution's source system (api: cases.constants.SyncSource) gives a person,
-    so that a replayed sync updates the same person instead of registering them again.
-
-    Ids belong to the institution that sent them: another institution's system sending the same
-    id names a different person of its own, never this record (which it may not even see).
-    """
-
+class VictimExternalReference(PersonExternalReference):
     victim = models.ForeignKey(Victim, on_delete=models.CASCADE, related_name="external_references")
-    institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
-    source = models.CharField(_("sistema de origen"), max_length=30, choices=SyncSource.choices)
-    reference = models.CharField(_("identificador externo"), max_length=100)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        default_permissions = ()
-        constraints = [
-            models.UniqueConstraint(
-                fields=["institution", "source", "reference"], name="victim_reference_unique_per_institution"
-            ),
-            models.CheckConstraint(name="victim_reference_source_valid", condition=Q(source__in=SyncSource.values)),
-            models.CheckConstraint(name="victim_reference_format", condition=Q(reference__regex=EXTERNAL_ID_PATTERN)),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.source} {self.reference}"
 
 
 @track_changes
