@@ -7,75 +7,198 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('institutions', '0003_api_client_flag'),
-        ('pghistory', '0007_auto_20250421_0444'),
-        ('victims', '0004_no_model_level_permissions'),
+        ("institutions", "0003_api_client_flag"),
+        ("pghistory", "0007_auto_20250421_0444"),
+        ("victims", "0004_no_model_level_permissions"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='VictimExternalReference',
+            name="VictimExternalReference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('fiscalia-ruc', 'RUC de la Fiscalía'), ('pdi-parte', 'Parte PDI'), ('carabineros-parte', 'Parte Carabineros'), ('tribunal-rit', 'RIT del tribunal'), ('otro', 'Otra referencia')], max_length=30, verbose_name='sistema de origen')),
-                ('reference', models.CharField(max_length=100, verbose_name='identificador externo')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('institution', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='institutions.institution')),
-                ('victim', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='external_references', to='victims.victim')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("fiscalia-ruc", "RUC de la Fiscalía"),
+                            ("pdi-parte", "Parte PDI"),
+                            ("carabineros-parte", "Parte Carabineros"),
+                            ("tribunal-rit", "RIT del tribunal"),
+                            ("otro", "Otra referencia"),
+                        ],
+                        max_length=30,
+                        verbose_name="sistema de origen",
+                    ),
+                ),
+                ("reference", models.CharField(max_length=100, verbose_name="identificador externo")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="institutions.institution"
+                    ),
+                ),
+                (
+                    "victim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="external_references",
+                        to="victims.victim",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'default_permissions': (),
+                "abstract": False,
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='VictimExternalReferenceEvent',
+            name="VictimExternalReferenceEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('source', models.CharField(choices=[('fiscalia-ruc', 'RUC de la Fiscalía'), ('pdi-parte', 'Parte PDI'), ('carabineros-parte', 'Parte Carabineros'), ('tribunal-rit', 'RIT del tribunal'), ('otro', 'Otra referencia')], max_length=30, verbose_name='sistema de origen')),
-                ('reference', models.CharField(max_length=100, verbose_name='identificador externo')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('institution', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='institutions.institution')),
-                ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='victims.victimexternalreference')),
-                ('victim', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='victims.victim')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("fiscalia-ruc", "RUC de la Fiscalía"),
+                            ("pdi-parte", "Parte PDI"),
+                            ("carabineros-parte", "Parte Carabineros"),
+                            ("tribunal-rit", "RIT del tribunal"),
+                            ("otro", "Otra referencia"),
+                        ],
+                        max_length=30,
+                        verbose_name="sistema de origen",
+                    ),
+                ),
+                ("reference", models.CharField(max_length=100, verbose_name="identificador externo")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="institutions.institution",
+                    ),
+                ),
+                (
+                    "pgh_context",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pghistory.context",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="victims.victimexternalreference",
+                    ),
+                ),
+                (
+                    "victim",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="victims.victim",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'default_permissions': (),
+                "abstract": False,
+                "default_permissions": (),
             },
         ),
         migrations.AddConstraint(
-            model_name='victimexternalreference',
-            constraint=models.UniqueConstraint(fields=('institution', 'source', 'reference'), name='victimexternalreference_unique_per_institution'),
+            model_name="victimexternalreference",
+            constraint=models.UniqueConstraint(
+                fields=("institution", "source", "reference"), name="victimexternalreference_unique_per_institution"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='victimexternalreference',
-            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['fiscalia-ruc', 'pdi-parte', 'carabineros-parte', 'tribunal-rit', 'otro'])), name='victimexternalreference_source_valid'),
+            model_name="victimexternalreference",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("source__in", ["fiscalia-ruc", "pdi-parte", "carabineros-parte", "tribunal-rit", "otro"])
+                ),
+                name="victimexternalreference_source_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='victimexternalreference',
-            constraint=models.CheckConstraint(condition=models.Q(('reference__regex', '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$')), name='victimexternalreference_format'),
+            model_name="victimexternalreference",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reference__regex", "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")),
+                name="victimexternalreference_format",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='victimexternalreference',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "victims_victimexternalreferenceevent" ("created_at", "id", "institution_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference", "source", "victim_id") VALUES (NEW."created_at", NEW."id", NEW."institution_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."reference", NEW."source", NEW."victim_id"); RETURN NULL;', hash='9ebc4c31d13bf46c2231f8ccb9e6824bde5932a0', operation='INSERT', pgid='pgtrigger_insert_insert_2aa8f', table='victims_victimexternalreference', when='AFTER')),
+            model_name="victimexternalreference",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "victims_victimexternalreferenceevent" ("created_at", "id", "institution_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference", "source", "victim_id") VALUES (NEW."created_at", NEW."id", NEW."institution_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."reference", NEW."source", NEW."victim_id"); RETURN NULL;',
+                    hash="9ebc4c31d13bf46c2231f8ccb9e6824bde5932a0",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_2aa8f",
+                    table="victims_victimexternalreference",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='victimexternalreference',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.* IS DISTINCT FROM NEW.*)', func='INSERT INTO "victims_victimexternalreferenceevent" ("created_at", "id", "institution_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference", "source", "victim_id") VALUES (NEW."created_at", NEW."id", NEW."institution_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."reference", NEW."source", NEW."victim_id"); RETURN NULL;', hash='2b06c1ee7031997dbf81440c359b36d543f7421a', operation='UPDATE', pgid='pgtrigger_update_update_08f1f', table='victims_victimexternalreference', when='AFTER')),
+            model_name="victimexternalreference",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.* IS DISTINCT FROM NEW.*)",
+                    func='INSERT INTO "victims_victimexternalreferenceevent" ("created_at", "id", "institution_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference", "source", "victim_id") VALUES (NEW."created_at", NEW."id", NEW."institution_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."reference", NEW."source", NEW."victim_id"); RETURN NULL;',
+                    hash="2b06c1ee7031997dbf81440c359b36d543f7421a",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_08f1f",
+                    table="victims_victimexternalreference",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='victimexternalreference',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "victims_victimexternalreferenceevent" ("created_at", "id", "institution_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference", "source", "victim_id") VALUES (OLD."created_at", OLD."id", OLD."institution_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."reference", OLD."source", OLD."victim_id"); RETURN NULL;', hash='adde1e6b76768bc5ad40c23214507fbd49dca59b', operation='DELETE', pgid='pgtrigger_delete_delete_74052', table='victims_victimexternalreference', when='AFTER')),
+            model_name="victimexternalreference",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "victims_victimexternalreferenceevent" ("created_at", "id", "institution_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference", "source", "victim_id") VALUES (OLD."created_at", OLD."id", OLD."institution_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."reference", OLD."source", OLD."victim_id"); RETURN NULL;',
+                    hash="adde1e6b76768bc5ad40c23214507fbd49dca59b",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_74052",
+                    table="victims_victimexternalreference",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='victimexternalreferenceevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='fde698f90b0d44ded6f6afcec5677f2e6909cbbf', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_68ab5', table='victims_victimexternalreferenceevent', when='BEFORE')),
+            model_name="victimexternalreferenceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="fde698f90b0d44ded6f6afcec5677f2e6909cbbf",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_append_only_68ab5",
+                    table="victims_victimexternalreferenceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]
