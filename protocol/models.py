@@ -1,0 +1,156 @@
+"""Protocolo de Atención: a victim's activations and their transitions (issue 6).
+
+The state of an activation moves only through protocol.services.activation_transition, along
+protocol.constants.ACTIVATION_TRANSITIONS; a trigger refuses any other change of state in the
+database itself, whatever code attempts it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pgtrigger
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from cases.validators import validate_not_in_future
+from kernel.fields import EncryptedTextField
+from kernel.history import track_changes
+from kernel.models import TimeStampedModel
+from protocol.constants import (
+    ALLOWED_STATE_PAIRS,
+    OPEN_STATES,
+    ActivationAction,
+    ActivationState,
+    RequestedBy,
+)
+
+_PAIRS_SQL = ", ".join(f"('{start}', '{end}')" for start, end in ALLOWED_STATE_PAIRS)
+
+
+@track_changes
+class ProtocolActivation(TimeStampedModel):
+    """A victim's entry into the Protocolo de Atención, as one institution activated it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    victim = models.ForeignKey(
+        "victims.Victim", verbose_name=_("víctima"), on_delete=models.PROTECT, related_name="protocol_activations"
+    )
+    institution = models.ForeignKey(
+        "institutions.Institution",
+        verbose_name=_("institución que activa"),
+        on_delete=models.PROTECT,
+        related_name="protocol_activations",
+    )
+    requested_by = models.CharField(_("solicitada por"), max_length=20, choices=RequestedBy.choices)
+    # Only when a third party asked on the victim's behalf: who, and how to reach them.
+    requester_name = EncryptedTextField(_("nombre de quien solicita"), max_length=200)
+    requester_contact = EncryptedTextField(_("contacto de quien solicita"), max_length=300)
+    requested_on = models.DateField(_("fecha de la solicitud"), validators=[validate_not_in_future])
+    consent_on = models.DateField(
+        _("fecha del consentimiento informado"),
+        null=True,
+        blank=True,
+        validators=[validate_not_in_future],
+        help_text=_("La víctima consintió, informada, en ingresar al protocolo."),
+    )
+    state = models.CharField(
+        _("estado"), max_length=20, choices=ActivationState.choices, default=ActivationState.REQUESTED, editable=False
+    )
+    state_changed_at = models.DateTimeField(_("último cambio de estado"), auto_now_add=True)
+    outcome_reason = models.TextField(_("motivo"), blank=True, help_text=_("Por qué se rechazó, desistió o cerró."))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    version = models.PositiveIntegerField(_("versión"), default=1, editable=False)
+
+    class Meta:
+        verbose_name = _("activación del protocolo")
+        verbose_name_plural = _("activaciones del protocolo")
+        default_permissions = ()
+        ordering = ["-requested_on", "-created_at"]
+        indexes = [models.Index(fields=["institution", "state"], name="activation_institution_state")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["victim"],
+                condition=Q(state__in=OPEN_STATES),
+                name="activation_one_open_per_victim",
+                violation_error_message=_("Esta víctima ya tiene una activación del protocolo en curso."),
+            ),
+            models.CheckConstraint(name="activation_state_valid", condition=Q(state__in=ActivationState.values)),
+            models.CheckConstraint(
+                name="activation_requested_by_valid", condition=Q(requested_by__in=RequestedBy.values)
+            ),
+            models.CheckConstraint(
+                name="activation_requester_only_for_third_party",
+                condition=Q(requested_by=RequestedBy.THIRD_PARTY, requester_name__isnull=False)
+                | (
+                    ~Q(requested_by=RequestedBy.THIRD_PARTY)
+                    & Q(requester_name__isnull=True, requester_contact__isnull=True)
+                ),
+            ),
+            models.CheckConstraint(
+                name="activation_active_needs_consent",
+                condition=~Q(state__in=[ActivationState.ACTIVE, ActivationState.CLOSED]) | Q(consent_on__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="activation_consent_after_request",
+                condition=Q(consent_on__isnull=True) | Q(consent_on__gte=models.F("requested_on")),
+            ),
+            models.CheckConstraint(name="activation_version_positive", condition=Q(version__gte=1)),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="activation_state_moves_by_transition_only",
+                operation=pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Q(old__state__df=pgtrigger.F("new__state")),
+                func=(
+                    f"IF (OLD.state, NEW.state) NOT IN ({_PAIRS_SQL}) THEN "
+                    "RAISE EXCEPTION 'protocol activation: % -> % is not a transition', OLD.state, NEW.state "
+                    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Protocolo {self.victim_id} ({self.get_state_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def clean(self) -> None:
+        errors = {}
+        if self.requested_by == RequestedBy.THIRD_PARTY and not self.requester_name:
+            errors["requester_name"] = _("Indique quién solicita en nombre de la víctima.")
+        if self.requested_by != RequestedBy.THIRD_PARTY and (self.requester_name or self.requester_contact):
+            errors["requester_name"] = _("Solo se registra a quien solicita cuando es un tercero.")
+        if self.consent_on and self.requested_on and self.consent_on < self.requested_on:
+            errors["consent_on"] = _("El consentimiento no puede ser anterior a la solicitud.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ProtocolTransition(models.Model):
+    """One move of an activation: the timeline of the victim's protocol page. Append-only."""
+
+    activation = models.ForeignKey(ProtocolActivation, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField(max_length=20, choices=ActivationAction.choices, blank=True)  # blank: the request
+    from_state = models.CharField(max_length=20, choices=ActivationState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=ActivationState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        default_permissions = ()
+        ordering = ["at", "id"]
+        triggers = [
+            pgtrigger.Protect(name="protocol_transition_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '—'} → {self.to_state}"

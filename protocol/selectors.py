@@ -1,0 +1,37 @@
+"""Reads of protocol activations, by what the asking user's institution may see.
+
+An activation is visible to the institution that activated it, and to every institution that
+can see its victim (victims.selectors.victim_list): those following the same person see that
+the person is in the protocol and how it went. Who asked on the victim's behalf (encrypted) is
+read only by the activating institution.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from cases.access import NOT_FOUND_MESSAGE
+from institutions.models import User
+from protocol.models import ProtocolActivation
+from victims.selectors import victim_list
+
+
+def activation_list(*, user: User) -> QuerySet[ProtocolActivation]:
+    if not user.is_authenticated or not user.is_active or user.institution_id is None:
+        return ProtocolActivation.objects.none()
+    return ProtocolActivation.objects.filter(
+        Q(institution_id=user.institution_id) | Q(victim__in=victim_list(user=user).values("pk"))
+    ).select_related("institution", "victim")
+
+
+def activation_get(*, user: User, activation_id) -> ProtocolActivation:
+    activation = activation_list(user=user).filter(pk=activation_id).first()
+    if activation is None:
+        raise Http404(NOT_FOUND_MESSAGE)
+    return activation
+
+
+def victim_activations(*, user: User, victim_id) -> QuerySet[ProtocolActivation]:
+    """A victim's activations, newest first, with their timelines (callers check the victim)."""
+    return activation_list(user=user).filter(victim_id=victim_id).prefetch_related("transitions")

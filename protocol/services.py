@@ -1,0 +1,196 @@
+"""Activating the Protocolo de Atención for a victim, and moving an activation along its states.
+
+Every change is a service that locks the activation's row, checks who asks and from which
+state, records the move (ProtocolTransition: who, when, from where to where, why) and refuses
+anything else with a Spanish message saying why. Nothing is half-saved.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.access import is_case_officer
+from institutions.models import User
+from kernel.errors import DomainError
+from kernel.validation import validate_instance
+from protocol.constants import (
+    ACTIONS_NEEDING_A_REASON,
+    ACTIVATION_TRANSITIONS,
+    OPEN_STATES,
+    ActivationAction,
+    ActivationState,
+    RequestedBy,
+)
+from protocol.models import ProtocolActivation, ProtocolTransition
+from protocol.selectors import activation_get
+from victims.models import Victim
+from victims.selectors import victim_get
+
+
+class IllegalTransition(DomainError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="illegal_transition")
+
+
+def _require_officer(actor: User) -> None:
+    if not is_case_officer(actor):
+        raise PermissionDenied(
+            _("Su rol no permite gestionar el Protocolo de Atención: solo un oficial de casos puede hacerlo.")
+        )
+
+
+def _open_activation_message(victim: Victim) -> str:
+    state = victim.protocol_activations.filter(state__in=OPEN_STATES).values_list("state", flat=True).first()
+    label = ActivationState(state).label if state else ""
+    return _("Esta víctima ya tiene una activación del protocolo en curso (%(state)s).") % {"state": label}
+
+
+@transaction.atomic
+def activation_open(
+    *,
+    actor: User,
+    victim_id,
+    requested_by: str,
+    requested_on: datetime.date,
+    requester_name: str = "",
+    requester_contact: str = "",
+    consent_on: datetime.date | None = None,
+    note: str = "",
+) -> ProtocolActivation:
+    """Ask for the protocol for a victim the actor's institution can see (Http404 otherwise).
+
+    The activation starts *solicitada*, led by the actor's institution. Refused (ValidationError
+    on ``victim``) when the victim already has an open activation, whoever opened it.
+    """
+    _require_officer(actor)
+    victim = victim_get(user=actor, victim_id=victim_id)
+    # Two officers activating for the same person at once: the second waits, then is refused.
+    Victim.objects.select_for_update().filter(pk=victim.pk).values_list("pk", flat=True).get()
+    activation = ProtocolActivation(
+        victim=victim,
+        institution_id=actor.institution_id,
+        requested_by=requested_by,
+        requester_name=requester_name if requested_by == RequestedBy.THIRD_PARTY else "",
+        requester_contact=requester_contact if requested_by == RequestedBy.THIRD_PARTY else "",
+        requested_on=requested_on,
+        consent_on=consent_on,
+        created_by=actor,
+    )
+    try:
+        validate_instance(activation)
+    except ValidationError as exc:
+        if "victim" in exc.message_dict or "__all__" in exc.message_dict:
+            raise ValidationError({"victim": [_open_activation_message(victim)]}) from exc
+        raise
+    activation.save()
+    ProtocolTransition.objects.create(
+        activation=activation,
+        action="",
+        from_state="",
+        to_state=ActivationState.REQUESTED,
+        actor=actor,
+        institution_id=actor.institution_id,
+        note=note,
+    )
+    return activation
+
+
+def _locked_for_change(actor: User, activation_id) -> ProtocolActivation:
+    activation_get(user=actor, activation_id=activation_id)  # Http404 when not visible
+    activation = ProtocolActivation.objects.select_for_update().get(pk=activation_id)
+    if activation.institution_id != actor.institution_id:
+        raise PermissionDenied(_("Solo la institución que activó el protocolo puede gestionarlo."))
+    _require_officer(actor)
+    return activation
+
+
+@transaction.atomic
+def activation_transition(
+    *, actor: User, activation_id, action: str, note: str = "", expected_version: int | None = None
+) -> ProtocolActivation:
+    """Move the activation by ``action`` (protocol.constants.ActivationAction).
+
+    Http404 if the actor's institution cannot see it; PermissionDenied unless the actor is a
+    case officer of the activating institution; IllegalTransition (409) when the action cannot
+    start from the current state, or ``expected_version`` is stale (another officer moved it
+    first: nothing of theirs is lost, and nothing of this request is applied);
+    ValidationError for a missing reason or consent.
+    """
+    if action not in ACTIVATION_TRANSITIONS:
+        raise ValidationError({"action": [_("Acción desconocida.")]})
+    activation = _locked_for_change(actor, activation_id)
+    starts, target = ACTIVATION_TRANSITIONS[action]
+    current = ActivationState(activation.state)
+    if expected_version is not None and activation.version != expected_version:
+        raise IllegalTransition(
+            _("Otra persona cambió esta activación mientras usted la veía: ahora está «%(state)s».")
+            % {"state": current.label}
+        )
+    if current not in starts:
+        raise IllegalTransition(
+            _("No se puede «%(action)s» una activación que está «%(state)s». Desde ese estado se puede: %(next)s.")
+            % {
+                "action": ActivationAction(action).label.lower(),
+                "state": current.label.lower(),
+                "next": ", ".join(str(a.label).lower() for a in _actions_from(current)) or _("nada más"),
+            }
+        )
+    note = note.strip()
+    if action in ACTIONS_NEEDING_A_REASON and not note:
+        raise ValidationError({"note": [_("Indique el motivo.")]})
+    if target == ActivationState.ACTIVE and activation.consent_on is None:
+        raise ValidationError(
+            {"consent_on": [_("Registre el consentimiento informado de la víctima antes de activar el protocolo.")]}
+        )
+    if action == ActivationAction.REACTIVATE and (
+        ProtocolActivation.objects.filter(victim_id=activation.victim_id, state__in=OPEN_STATES)
+        .exclude(pk=activation.pk)
+        .exists()
+    ):
+        raise IllegalTransition(_open_activation_message(activation.victim))
+    ProtocolActivation.objects.filter(pk=activation.pk).update(
+        state=target,
+        state_changed_at=timezone.now(),
+        outcome_reason=note if action in ACTIONS_NEEDING_A_REASON else F("outcome_reason"),
+        version=F("version") + 1,
+        updated_at=timezone.now(),
+    )
+    ProtocolTransition.objects.create(
+        activation=activation,
+        action=action,
+        from_state=current,
+        to_state=target,
+        actor=actor,
+        institution_id=actor.institution_id,
+        note=note,
+    )
+    activation.refresh_from_db()
+    return activation
+
+
+@transaction.atomic
+def activation_record_consent(*, actor: User, activation_id, consent_on: datetime.date) -> ProtocolActivation:
+    """The victim's informed consent to enter the protocol (needed before activating)."""
+    activation = _locked_for_change(actor, activation_id)
+    if not activation.is_open:
+        raise IllegalTransition(_("La activación ya terminó: no se registra consentimiento en ella."))
+    activation.consent_on = consent_on
+    validate_instance(activation)
+    try:
+        ProtocolActivation.objects.filter(pk=activation.pk).update(
+            consent_on=consent_on, version=F("version") + 1, updated_at=timezone.now()
+        )
+    except IntegrityError as exc:  # a rule validate_instance mirrors; never expected
+        raise ValidationError({"consent_on": [_("Fecha no válida.")]}) from exc
+    activation.refresh_from_db()
+    return activation
+
+
+def _actions_from(state: ActivationState) -> list[ActivationAction]:
+    return [ActivationAction(action) for action, (starts, _end) in ACTIVATION_TRANSITIONS.items() if state in starts]
