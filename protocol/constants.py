@@ -47,3 +47,68 @@ ACTIVATION_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 ACTIONS_NEEDING_A_REASON = frozenset({A.REJECT, A.DECLINE, A.CLOSE})
 
 ALLOWED_STATE_PAIRS = sorted({(start, end) for starts, end in ACTIVATION_TRANSITIONS.values() for start in starts})
+
+
+class ServiceType(models.TextChoices):
+    HEALTH = "salud", _("Salud")
+    MENTAL_HEALTH = "salud_mental", _("Salud mental")
+    SHELTER = "casa_acogida", _("Casa de acogida")
+    LEGAL_AID = "asistencia_juridica", _("Asistencia jurídica")
+    MIGRATION = "regularizacion_migratoria", _("Regularización migratoria")
+    EDUCATION = "educacion", _("Educación")
+    WORK = "reinsercion", _("Reinserción laboral o social")
+    RETURN = "retorno", _("Retorno o repatriación")
+    OTHER = "otro", _("Otro servicio")
+
+
+# Hours a provider has to answer a referral, until an administrator changes them
+# (protocol.models.ServiceDeadline). Shelter cannot wait.
+DEFAULT_RESPONSE_HOURS = {
+    ServiceType.SHELTER: 24,
+    ServiceType.HEALTH: 72,
+    ServiceType.MENTAL_HEALTH: 120,
+    ServiceType.LEGAL_AID: 120,
+    ServiceType.MIGRATION: 240,
+    ServiceType.EDUCATION: 240,
+    ServiceType.WORK: 240,
+    ServiceType.RETURN: 168,
+    ServiceType.OTHER: 168,
+}
+
+
+class ReferralState(models.TextChoices):
+    PENDING = "pendiente", _("Pendiente")
+    ACCEPTED = "aceptada", _("Aceptada")
+    REJECTED = "rechazada", _("Rechazada")
+    IN_PROGRESS = "en_curso", _("En curso")
+    COMPLETED = "completada", _("Completada")
+    CANCELLED = "cancelada", _("Cancelada")
+
+
+OPEN_REFERRAL_STATES = (ReferralState.PENDING, ReferralState.ACCEPTED, ReferralState.IN_PROGRESS)
+
+
+class ReferralAction(models.TextChoices):
+    ACCEPT = "aceptar", _("Aceptar la derivación")
+    REJECT = "rechazar", _("Rechazar la derivación")
+    START = "iniciar", _("Registrar la primera atención")
+    COMPLETE = "completar", _("Completar la derivación")
+    CANCEL = "cancelar", _("Cancelar la derivación")
+
+
+R, RA = ReferralState, ReferralAction
+
+# action -> (states it may start from, state it leads to, who acts: the provider or the
+# institution that referred).
+PROVIDER, REFERRER = "provider", "referrer"
+REFERRAL_TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
+    RA.ACCEPT: (frozenset({R.PENDING}), R.ACCEPTED, PROVIDER),
+    RA.REJECT: (frozenset({R.PENDING}), R.REJECTED, PROVIDER),
+    RA.START: (frozenset({R.ACCEPTED}), R.IN_PROGRESS, PROVIDER),
+    RA.COMPLETE: (frozenset({R.IN_PROGRESS}), R.COMPLETED, PROVIDER),
+    RA.CANCEL: (frozenset({R.PENDING, R.ACCEPTED, R.IN_PROGRESS}), R.CANCELLED, REFERRER),
+}
+REFERRAL_ACTIONS_NEEDING_A_REASON = frozenset({RA.REJECT, RA.CANCEL})
+ALLOWED_REFERRAL_STATE_PAIRS = sorted(
+    {(start, end) for starts, end, _who in REFERRAL_TRANSITIONS.values() for start in starts}
+)

@@ -21,11 +21,16 @@ from kernel.fields import EncryptedTextField
 from kernel.history import track_changes
 from kernel.models import TimeStampedModel
 from protocol.constants import (
+    ALLOWED_REFERRAL_STATE_PAIRS,
     ALLOWED_STATE_PAIRS,
+    OPEN_REFERRAL_STATES,
     OPEN_STATES,
     ActivationAction,
     ActivationState,
+    ReferralAction,
+    ReferralState,
     RequestedBy,
+    ServiceType,
 )
 
 _PAIRS_SQL = ", ".join(f"('{start}', '{end}')" for start, end in ALLOWED_STATE_PAIRS)
@@ -154,3 +159,166 @@ class ProtocolTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '—'} → {self.to_state}"
+
+
+class ServiceDeadline(models.Model):
+    """How long a provider has to answer a referral of each service type (configurable)."""
+
+    service_type = models.CharField(_("servicio"), max_length=30, choices=ServiceType.choices, unique=True)
+    response_hours = models.PositiveIntegerField(_("horas para responder"))
+
+    class Meta:
+        verbose_name = _("plazo de respuesta")
+        verbose_name_plural = _("plazos de respuesta")
+        default_permissions = ("change", "view")
+        constraints = [
+            models.CheckConstraint(name="deadline_service_valid", condition=Q(service_type__in=ServiceType.values)),
+            models.CheckConstraint(name="deadline_hours_positive", condition=Q(response_hours__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_service_type_display()}: {self.response_hours} h"
+
+
+_REFERRAL_PAIRS_SQL = ", ".join(f"('{start}', '{end}')" for start, end in ALLOWED_REFERRAL_STATE_PAIRS)
+
+
+@track_changes
+class Referral(TimeStampedModel):
+    """A derivación: the victim of an active protocol referred to a service given by a provider
+    institution, with the dates that show who owes the next step."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    activation = models.ForeignKey(ProtocolActivation, on_delete=models.PROTECT, related_name="referrals")
+    service_type = models.CharField(_("servicio"), max_length=30, choices=ServiceType.choices)
+    provider = models.ForeignKey(
+        "institutions.Institution", verbose_name=_("institución prestadora"), on_delete=models.PROTECT, related_name="+"
+    )
+    referred_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(
+        _("estado"), max_length=20, choices=ReferralState.choices, default=ReferralState.PENDING, editable=False
+    )
+    requested_at = models.DateTimeField(_("solicitada"))
+    response_due_at = models.DateTimeField(_("plazo de respuesta"))
+    accepted_at = models.DateTimeField(_("aceptada"), null=True, blank=True)
+    first_delivered_at = models.DateTimeField(_("primera atención"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("cerrada"), null=True, blank=True)
+    note = models.TextField(_("observaciones"), blank=True)
+    outcome_reason = models.TextField(_("motivo"), blank=True)
+    version = models.PositiveIntegerField(_("versión"), default=1, editable=False)
+
+    class Meta:
+        verbose_name = _("derivación")
+        verbose_name_plural = _("derivaciones")
+        default_permissions = ()
+        ordering = ["requested_at"]
+        indexes = [
+            models.Index(fields=["provider", "state", "response_due_at"], name="referral_inbox"),
+            models.Index(fields=["state", "response_due_at"], name="referral_overdue"),
+        ]
+        constraints = [
+            models.CheckConstraint(name="referral_state_valid", condition=Q(state__in=ReferralState.values)),
+            models.CheckConstraint(name="referral_service_valid", condition=Q(service_type__in=ServiceType.values)),
+            models.CheckConstraint(
+                name="referral_due_after_request", condition=Q(response_due_at__gt=models.F("requested_at"))
+            ),
+            models.CheckConstraint(
+                name="referral_closed_exactly_when_final",
+                condition=Q(state__in=OPEN_REFERRAL_STATES, closed_at__isnull=True)
+                | (~Q(state__in=OPEN_REFERRAL_STATES) & Q(closed_at__isnull=False)),
+            ),
+            models.CheckConstraint(
+                name="referral_accepted_date_when_accepted",
+                condition=~Q(state__in=[ReferralState.ACCEPTED, ReferralState.IN_PROGRESS, ReferralState.COMPLETED])
+                | Q(accepted_at__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="referral_delivered_date_when_delivering",
+                condition=~Q(state__in=[ReferralState.IN_PROGRESS, ReferralState.COMPLETED])
+                | Q(first_delivered_at__isnull=False),
+            ),
+            models.CheckConstraint(name="referral_version_positive", condition=Q(version__gte=1)),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="referral_state_moves_by_transition_only",
+                operation=pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Q(old__state__df=pgtrigger.F("new__state")),
+                func=(
+                    f"IF (OLD.state, NEW.state) NOT IN ({_REFERRAL_PAIRS_SQL}) THEN "
+                    "RAISE EXCEPTION 'referral: % -> % is not a transition', OLD.state, NEW.state "
+                    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_service_type_display()} → {self.provider_id} ({self.get_state_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_REFERRAL_STATES
+
+
+class ReferralTransition(models.Model):
+    """One move of a referral (the timeline). Append-only."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField(max_length=20, choices=ReferralAction.choices, blank=True)  # blank: the request
+    from_state = models.CharField(max_length=20, choices=ReferralState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=ReferralState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        default_permissions = ()
+        ordering = ["at", "id"]
+        triggers = [
+            pgtrigger.Protect(name="referral_transition_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '—'} → {self.to_state}"
+
+
+class ReferralOverdueAlert(models.Model):
+    """A referral found past its response deadline: once per deadline, however often the job
+    runs (unique), so the provider is never told twice about the same delay."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="overdue_alerts")
+    due_at = models.DateTimeField()
+    detected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["referral", "due_at"], name="overdue_alert_once_per_deadline")]
+
+    def __str__(self) -> str:
+        return f"Atraso {self.referral_id}"
+
+
+class Notification(models.Model):
+    """An in-app notice to one user (the header's list); also sent by e-mail when created."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    alert = models.ForeignKey(ReferralOverdueAlert, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "alert"], condition=Q(alert__isnull=False), name="notification_once_per_alert"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.message[:60]

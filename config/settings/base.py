@@ -216,6 +216,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": timedelta(hours=1)},
     "api-clear-expired-tokens": {"task": "api.clear_expired_tokens", "schedule": timedelta(hours=6)},
+    "protocol-notify-overdue-referrals": {
+        "task": "protocol.notify_overdue_referrals",
+        "schedule": timedelta(minutes=10),
+    },
 }
 
 REST_FRAMEWORK = {

@@ -1,0 +1,194 @@
+"""Referrals (derivaciones) from an active protocol to a provider institution's service, their
+moves, and the detection of referrals left unanswered past their deadline."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.access import NOT_FOUND_MESSAGE, is_case_officer
+from institutions.constants import Role
+from institutions.models import Institution, User
+from protocol.constants import (
+    PROVIDER,
+    REFERRAL_ACTIONS_NEEDING_A_REASON,
+    REFERRAL_TRANSITIONS,
+    ActivationState,
+    ReferralAction,
+    ReferralState,
+    ServiceType,
+)
+from protocol.models import (
+    Notification,
+    ProtocolActivation,
+    Referral,
+    ReferralOverdueAlert,
+    ReferralTransition,
+    ServiceDeadline,
+)
+from protocol.selectors import activation_get
+from protocol.services import IllegalTransition
+
+
+def response_hours(service_type: str) -> int:
+    return ServiceDeadline.objects.filter(service_type=service_type).values_list("response_hours", flat=True).get()
+
+
+@transaction.atomic
+def referral_create(*, actor: User, activation_id, service_type: str, provider_id: int, note: str = "") -> Referral:
+    """Refer the victim of an *activa* protocol to ``service_type`` given by ``provider_id``.
+
+    Only a case officer of the institution that activated the protocol refers (PermissionDenied);
+    the protocol must be active (IllegalTransition); the provider must be an active institution.
+    The response deadline is the service's (ServiceDeadline) from now.
+    """
+    activation_get(user=actor, activation_id=activation_id)  # Http404 when not visible
+    activation = ProtocolActivation.objects.select_for_update().get(pk=activation_id)
+    if activation.institution_id != actor.institution_id or not is_case_officer(actor):
+        raise PermissionDenied(_("Solo un oficial de la institución que activó el protocolo puede derivar."))
+    if activation.state != ActivationState.ACTIVE:
+        raise IllegalTransition(_("Solo se deriva desde un protocolo activo."))
+    if service_type not in ServiceType.values:
+        raise ValidationError({"service_type": [_("Servicio desconocido.")]})
+    if not Institution.objects.filter(pk=provider_id, is_active=True).exists():
+        raise ValidationError({"provider": [_("Elija una institución prestadora activa.")]})
+    now = timezone.now()
+    referral = Referral.objects.create(
+        activation=activation,
+        service_type=service_type,
+        provider_id=provider_id,
+        referred_by=actor,
+        requested_at=now,
+        response_due_at=now + datetime.timedelta(hours=response_hours(service_type)),
+        note=note.strip(),
+    )
+    ReferralTransition.objects.create(
+        referral=referral, to_state=ReferralState.PENDING, actor=actor, institution_id=actor.institution_id, note=note
+    )
+    return referral
+
+
+def referral_visible_to(user: User) -> Q:
+    """Filter of the referrals the user's institution sees: those it provides and those of the
+    protocols it activated."""
+    return Q(provider_id=user.institution_id) | Q(activation__institution_id=user.institution_id)
+
+
+def referral_get(*, user: User, referral_id) -> Referral:
+    if user.institution_id is None or not user.is_active:
+        raise Http404(NOT_FOUND_MESSAGE)
+    referral = Referral.objects.filter(referral_visible_to(user), pk=referral_id).select_related("activation").first()
+    if referral is None:
+        raise Http404(NOT_FOUND_MESSAGE)
+    return referral
+
+
+@transaction.atomic
+def referral_transition(*, actor: User, referral_id, action: str, note: str = "") -> Referral:
+    """Move a referral: the provider accepts, rejects, starts and completes it; the referring
+    institution cancels it. Same refusals as protocol.services.activation_transition."""
+    if action not in REFERRAL_TRANSITIONS:
+        raise ValidationError({"action": [_("Acción desconocida.")]})
+    referral_get(user=actor, referral_id=referral_id)
+    referral = Referral.objects.select_for_update().select_related("activation").get(pk=referral_id)
+    starts, target, who = REFERRAL_TRANSITIONS[action]
+    acting_institution = referral.provider_id if who == PROVIDER else referral.activation.institution_id
+    if actor.institution_id != acting_institution or not is_case_officer(actor):
+        raise PermissionDenied(
+            _("Esta acción corresponde a un oficial de la institución prestadora.")
+            if who == PROVIDER
+            else _("Esta acción corresponde a un oficial de la institución que derivó.")
+        )
+    current = ReferralState(referral.state)
+    if current not in starts:
+        raise IllegalTransition(
+            _("No se puede «%(action)s» una derivación que está «%(state)s».")
+            % {"action": ReferralAction(action).label.lower(), "state": current.label.lower()}
+        )
+    note = note.strip()
+    if action in REFERRAL_ACTIONS_NEEDING_A_REASON and not note:
+        raise ValidationError({"note": [_("Indique el motivo.")]})
+    now = timezone.now()
+    changes = {"state": target, "version": F("version") + 1, "updated_at": now}
+    if action == ReferralAction.ACCEPT:
+        changes["accepted_at"] = now
+    if action == ReferralAction.START:
+        changes["first_delivered_at"] = now
+    if target not in (ReferralState.ACCEPTED, ReferralState.IN_PROGRESS):
+        changes["closed_at"] = now
+    if action in REFERRAL_ACTIONS_NEEDING_A_REASON:
+        changes["outcome_reason"] = note
+    Referral.objects.filter(pk=referral.pk).update(**changes)
+    ReferralTransition.objects.create(
+        referral=referral,
+        action=action,
+        from_state=current,
+        to_state=target,
+        actor=actor,
+        institution_id=actor.institution_id,
+        note=note,
+    )
+    referral.refresh_from_db()
+    return referral
+
+
+# --- overdue referrals (Celery beat: protocol.tasks.notify_overdue_referrals) ------------------
+
+
+def _provider_officers(institution_id: int):
+    return User.objects.filter(
+        institution_id=institution_id, is_active=True, is_api_client=False, role=Role.CASE_OFFICER
+    )
+
+
+def overdue_referrals_notify(*, now: datetime.datetime | None = None) -> int:
+    """Tell the provider institution's case officers about every referral still *pendiente*
+    past its response deadline: an in-app notification each, and one e-mail each.
+
+    A delay is told once: its ReferralOverdueAlert (unique per referral and deadline) is
+    written first, in the same transaction as the notifications, and a run that finds it there
+    tells nobody. Safe to run twice, at once or in a row. Returns how many delays were told.
+    """
+    now = now or timezone.now()
+    told = 0
+    overdue = Referral.objects.filter(state=ReferralState.PENDING, response_due_at__lt=now).exclude(
+        overdue_alerts__due_at=F("response_due_at")
+    )
+    for referral_id in overdue.values_list("pk", flat=True):
+        with transaction.atomic():
+            referral = Referral.objects.select_for_update(skip_locked=True).filter(pk=referral_id).first()
+            if referral is None or referral.state != ReferralState.PENDING:
+                continue  # taken by a concurrent run, or answered meanwhile
+            alert, created = ReferralOverdueAlert.objects.get_or_create(
+                referral=referral, due_at=referral.response_due_at
+            )
+            if not created:
+                continue
+            told += 1
+            message = _(
+                "Derivación atrasada: %(service)s solicitada el %(requested)s, sin respuesta desde el %(due)s."
+            ) % {
+                "service": referral.get_service_type_display(),
+                "requested": timezone.localtime(referral.requested_at).strftime("%d-%m-%Y %H:%M"),
+                "due": timezone.localtime(referral.response_due_at).strftime("%d-%m-%Y %H:%M"),
+            }
+            recipients = list(_provider_officers(referral.provider_id))
+            Notification.objects.bulk_create(
+                [Notification(recipient=user, referral=referral, alert=alert, message=message) for user in recipients]
+            )
+            mails = [
+                (_("MITP: derivación atrasada"), message, settings.DEFAULT_FROM_EMAIL, [user.email])
+                for user in recipients
+                if user.email
+            ]
+            # Sent only once the notice is committed: a rolled-back run e-mails nobody.
+            transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False))
+    return told
