@@ -112,3 +112,34 @@ REFERRAL_ACTIONS_NEEDING_A_REASON = frozenset({RA.REJECT, RA.CANCEL})
 ALLOWED_REFERRAL_STATE_PAIRS = sorted(
     {(start, end) for starts, end, _who in REFERRAL_TRANSITIONS.values() for start in starts}
 )
+
+
+class ResidenceState(models.TextChoices):
+    DERIVED = "derivada", _("Derivada a Sermig")
+    RECEIVED = "recibida", _("Recibida")
+    PROCESSING = "en_tramite", _("En trámite")
+    GRANTED = "otorgada", _("Otorgada")
+    REJECTED = "rechazada", _("Rechazada")
+
+
+OPEN_RESIDENCE_STATES = (ResidenceState.DERIVED, ResidenceState.RECEIVED, ResidenceState.PROCESSING)
+
+
+class ResidenceAction(models.TextChoices):
+    RECEIVE = "recibir", _("Registrar la recepción")
+    PROCESS = "tramitar", _("Iniciar el trámite")
+    GRANT = "otorgar", _("Otorgar el permiso")
+    REJECT = "rechazar", _("Rechazar la solicitud")
+
+
+RS, RSA = ResidenceState, ResidenceAction
+RESIDENCE_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    RSA.RECEIVE: (frozenset({RS.DERIVED}), RS.RECEIVED),
+    RSA.PROCESS: (frozenset({RS.RECEIVED}), RS.PROCESSING),
+    RSA.GRANT: (frozenset({RS.PROCESSING}), RS.GRANTED),
+    RSA.REJECT: (frozenset({RS.RECEIVED, RS.PROCESSING}), RS.REJECTED),
+}
+ALLOWED_RESIDENCE_STATE_PAIRS = sorted({(s, end) for starts, end in RESIDENCE_TRANSITIONS.values() for s in starts})
+
+# Days before a permit's end when the deriving institution and Sermig are reminded to renew it.
+RESIDENCE_REMINDER_DAYS = 60

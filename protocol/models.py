@@ -22,14 +22,18 @@ from kernel.history import track_changes
 from kernel.models import TimeStampedModel
 from protocol.constants import (
     ALLOWED_REFERRAL_STATE_PAIRS,
+    ALLOWED_RESIDENCE_STATE_PAIRS,
     ALLOWED_STATE_PAIRS,
     OPEN_REFERRAL_STATES,
+    OPEN_RESIDENCE_STATES,
     OPEN_STATES,
     ActivationAction,
     ActivationState,
     ReferralAction,
     ReferralState,
     RequestedBy,
+    ResidenceAction,
+    ResidenceState,
     ServiceType,
 )
 
@@ -306,6 +310,9 @@ class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     alert = models.ForeignKey(ReferralOverdueAlert, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    residence_reminder = models.ForeignKey(
+        "ResidenceExpiryReminder", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     message = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -317,8 +324,136 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "alert"], condition=Q(alert__isnull=False), name="notification_once_per_alert"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "residence_reminder"],
+                condition=Q(residence_reminder__isnull=False),
+                name="notification_once_per_residence_reminder",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.message[:60]
+
+
+_RESIDENCE_PAIRS_SQL = ", ".join(f"('{start}', '{end}')" for start, end in ALLOWED_RESIDENCE_STATE_PAIRS)
+
+
+@track_changes
+class ResidenceApplication(TimeStampedModel):
+    """A victim derived to Sermig for a humanitarian residence permit (residencia temporal por
+    razones humanitarias), and what Sermig decided. A renewal is a new application pointing to
+    the granted one it renews."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    victim = models.ForeignKey(
+        "victims.Victim", verbose_name=_("víctima"), on_delete=models.PROTECT, related_name="residence_applications"
+    )
+    derived_by_institution = models.ForeignKey(
+        "institutions.Institution", verbose_name=_("derivada por"), on_delete=models.PROTECT, related_name="+"
+    )
+    derived_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    renews = models.OneToOneField(
+        "self", verbose_name=_("renueva"), on_delete=models.PROTECT, null=True, blank=True, related_name="renewal"
+    )
+    state = models.CharField(
+        _("estado"), max_length=20, choices=ResidenceState.choices, default=ResidenceState.DERIVED, editable=False
+    )
+    derived_at = models.DateTimeField(_("derivada"))
+    received_at = models.DateTimeField(_("recibida"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("resuelta"), null=True, blank=True)
+    permit_number = EncryptedTextField(_("número del permiso"), max_length=40)
+    valid_from = models.DateField(_("vigente desde"), null=True, blank=True)
+    valid_until = models.DateField(_("vigente hasta"), null=True, blank=True)
+    rejection_reason = models.TextField(_("motivo del rechazo"), blank=True)
+    note = models.TextField(_("observaciones"), blank=True)
+    version = models.PositiveIntegerField(_("versión"), default=1, editable=False)
+
+    class Meta:
+        verbose_name = _("solicitud de residencia humanitaria")
+        verbose_name_plural = _("solicitudes de residencia humanitaria")
+        default_permissions = ()
+        ordering = ["derived_at"]
+        indexes = [
+            models.Index(fields=["state", "derived_at"], name="residence_queue"),
+            models.Index(fields=["state", "valid_until"], name="residence_expiry"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["victim"],
+                condition=Q(state__in=OPEN_RESIDENCE_STATES),
+                name="residence_one_open_per_victim",
+                violation_error_message=_("Esta víctima ya tiene una solicitud de residencia en curso."),
+            ),
+            models.CheckConstraint(name="residence_state_valid", condition=Q(state__in=ResidenceState.values)),
+            models.CheckConstraint(
+                name="residence_granted_has_permit",
+                condition=~Q(state=ResidenceState.GRANTED)
+                | Q(permit_number__isnull=False, valid_from__isnull=False, valid_until__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="residence_validity_ordered",
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=models.F("valid_from")),
+            ),
+            models.CheckConstraint(
+                name="residence_rejected_has_reason",
+                condition=~Q(state=ResidenceState.REJECTED) | ~Q(rejection_reason=""),
+            ),
+            models.CheckConstraint(name="residence_version_positive", condition=Q(version__gte=1)),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="residence_state_moves_by_transition_only",
+                operation=pgtrigger.Update,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Q(old__state__df=pgtrigger.F("new__state")),
+                func=(
+                    f"IF (OLD.state, NEW.state) NOT IN ({_RESIDENCE_PAIRS_SQL}) THEN "
+                    "RAISE EXCEPTION 'residence application: % -> % is not a transition', OLD.state, NEW.state "
+                    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Residencia {self.victim_id} ({self.get_state_display()})"
+
+
+class ResidenceTransition(models.Model):
+    """One step of an application (Sermig's history of it). Append-only."""
+
+    application = models.ForeignKey(ResidenceApplication, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField(max_length=20, choices=ResidenceAction.choices, blank=True)  # blank: the derivation
+    from_state = models.CharField(max_length=20, choices=ResidenceState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=ResidenceState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        default_permissions = ()
+        ordering = ["at", "id"]
+        triggers = [
+            pgtrigger.Protect(name="residence_transition_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '—'} → {self.to_state}"
+
+
+class ResidenceExpiryReminder(models.Model):
+    """A granted permit's end announced RESIDENCE_REMINDER_DAYS ahead: once per end date."""
+
+    application = models.ForeignKey(ResidenceApplication, on_delete=models.CASCADE, related_name="reminders")
+    valid_until = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["application", "valid_until"], name="residence_reminder_once_per_end")
+        ]
+
+    def __str__(self) -> str:
+        return f"Recordatorio {self.application_id}"

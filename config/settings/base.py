@@ -220,6 +220,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "protocol.notify_overdue_referrals",
         "schedule": timedelta(minutes=10),
     },
+    "protocol-remind-expiring-residence-permits": {
+        "task": "protocol.remind_expiring_residence_permits",
+        "schedule": timedelta(hours=24),
+    },
 }
 
 REST_FRAMEWORK = {

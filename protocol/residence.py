@@ -1,0 +1,250 @@
+"""Humanitarian residence: deriving a victim to Sermig, Sermig's queue and decisions, the
+identity Sermig needs (audited), renewals, and the reminder before a permit expires.
+
+Sermig officers (User.is_sermig_officer) see the applications and, while one is open, the
+identity a permit needs; never the criminal case: no case facts, offenders or referrals.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.access import NOT_FOUND_MESSAGE, is_case_officer
+from institutions.constants import Role
+from institutions.models import User
+from kernel.audit import audit_record
+from kernel.constants import AccessAction
+from kernel.validation import validate_instance
+from protocol.constants import (
+    OPEN_RESIDENCE_STATES,
+    RESIDENCE_REMINDER_DAYS,
+    RESIDENCE_TRANSITIONS,
+    ResidenceAction,
+    ResidenceState,
+)
+from protocol.models import Notification, ResidenceApplication, ResidenceExpiryReminder, ResidenceTransition
+from protocol.services import IllegalTransition
+from victims.models import CaseVictim, Victim
+from victims.selectors import victim_get
+
+# What a permit needs of the person, and nothing more (no contact data, no notes).
+PERMIT_IDENTITY_FIELDS = ("given_names", "surnames", "document_type", "document_number", "birth_date")
+
+
+def is_sermig_officer(user: User) -> bool:
+    return is_case_officer(user) and user.is_sermig_officer
+
+
+def _may_derive(actor: User, victim: Victim) -> bool:
+    if not is_case_officer(actor):
+        return False
+    if actor.is_mitp_secretariat:
+        return True
+    leads_a_case = CaseVictim.objects.filter(victim=victim, case__lead_institution_id=actor.institution_id).exists()
+    registered_without_case = (
+        victim.registering_institution_id == actor.institution_id
+        and not CaseVictim.objects.filter(victim=victim).exists()
+    )
+    return leads_a_case or registered_without_case
+
+
+@transaction.atomic
+def residence_derive(*, actor: User, victim_id, note: str = "", renews_id=None) -> ResidenceApplication:
+    """Derive a victim to Sermig: the lead institution of one of the victim's cases (or the one
+    that registered a victim without a case), or the Secretaría MITP. A renewal names the granted
+    application it renews."""
+    victim = victim_get(user=actor, victim_id=victim_id)
+    if not _may_derive(actor, victim):
+        raise PermissionDenied(
+            _("Solo la institución a cargo de una causa de la víctima, o la Secretaría MITP, deriva a Sermig.")
+        )
+    Victim.objects.select_for_update().filter(pk=victim.pk).values_list("pk", flat=True).get()
+    renews = None
+    if renews_id is not None:
+        renews = ResidenceApplication.objects.filter(
+            pk=renews_id, victim=victim, state=ResidenceState.GRANTED, renewal__isnull=True
+        ).first()
+        if renews is None:
+            raise ValidationError({"renews": [_("Solo se renueva un permiso otorgado de esta víctima, una vez.")]})
+    application = ResidenceApplication(
+        victim=victim,
+        derived_by_institution_id=actor.institution_id,
+        derived_by=actor,
+        renews=renews,
+        derived_at=timezone.now(),
+        note=note.strip(),
+    )
+    validate_instance(application)  # one open application per victim (its own message)
+    application.save()
+    ResidenceTransition.objects.create(
+        application=application, to_state=ResidenceState.DERIVED, actor=actor, institution_id=actor.institution_id
+    )
+    return application
+
+
+def residence_queue(*, user: User) -> QuerySet[ResidenceApplication]:
+    """Sermig's queue: every application, open ones first, oldest first."""
+    if not (user.is_authenticated and user.is_active and user.is_sermig_officer):
+        return ResidenceApplication.objects.none()
+    return ResidenceApplication.objects.select_related("victim", "derived_by_institution").order_by(
+        F("decided_at").asc(nulls_first=True), "derived_at"
+    )
+
+
+def residence_visible(*, user: User) -> QuerySet[ResidenceApplication]:
+    """Sermig sees all; an institution sees the applications it derived."""
+    if not user.is_authenticated or not user.is_active or user.institution_id is None:
+        return ResidenceApplication.objects.none()
+    if user.is_sermig_officer:
+        return ResidenceApplication.objects.all()
+    return ResidenceApplication.objects.filter(derived_by_institution_id=user.institution_id)
+
+
+def residence_get(*, user: User, application_id) -> ResidenceApplication:
+    application = residence_visible(user=user).filter(pk=application_id).select_related("victim").first()
+    if application is None:
+        raise Http404(NOT_FOUND_MESSAGE)
+    return application
+
+
+@transaction.atomic
+def residence_transition(
+    *,
+    actor: User,
+    application_id,
+    action: str,
+    note: str = "",
+    permit_number: str = "",
+    valid_from: datetime.date | None = None,
+    valid_until: datetime.date | None = None,
+) -> ResidenceApplication:
+    """Sermig works its queue: receive, process, grant (permit number and validity) or reject
+    (with the reason). Only Sermig officers; the same refusals as the other state machines."""
+    if action not in RESIDENCE_TRANSITIONS:
+        raise ValidationError({"action": [_("Acción desconocida.")]})
+    residence_get(user=actor, application_id=application_id)
+    if not is_sermig_officer(actor):
+        raise PermissionDenied(_("Solo un oficial de Sermig tramita las solicitudes de residencia."))
+    application = ResidenceApplication.objects.select_for_update().get(pk=application_id)
+    starts, target = RESIDENCE_TRANSITIONS[action]
+    current = ResidenceState(application.state)
+    if current not in starts:
+        raise IllegalTransition(
+            _("No se puede «%(action)s» una solicitud que está «%(state)s».")
+            % {"action": ResidenceAction(action).label.lower(), "state": current.label.lower()}
+        )
+    note = note.strip()
+    now = timezone.now()
+    if action == ResidenceAction.RECEIVE:
+        application.received_at = now
+    if action == ResidenceAction.GRANT:
+        errors = {}
+        if not permit_number.strip():
+            errors["permit_number"] = [_("Indique el número del permiso.")]
+        if valid_from is None:
+            errors["valid_from"] = [_("Indique desde cuándo rige el permiso.")]
+        if valid_until is None:
+            errors["valid_until"] = [_("Indique hasta cuándo rige el permiso.")]
+        elif valid_from is not None and valid_until <= valid_from:
+            errors["valid_until"] = [_("El término debe ser posterior al inicio.")]
+        if errors:
+            raise ValidationError(errors)
+        application.permit_number, application.valid_from, application.valid_until = (
+            permit_number,
+            valid_from,
+            valid_until,
+        )
+        application.decided_at = now
+    if action == ResidenceAction.REJECT:
+        if not note:
+            raise ValidationError({"note": [_("Indique el motivo del rechazo.")]})
+        application.rejection_reason = note
+        application.decided_at = now
+    application.state = target
+    application.version = F("version") + 1
+    application.save()
+    ResidenceTransition.objects.create(
+        application=application,
+        action=action,
+        from_state=current,
+        to_state=target,
+        actor=actor,
+        institution_id=actor.institution_id,
+        note=note,
+    )
+    application.refresh_from_db()
+    return application
+
+
+@transaction.atomic
+def residence_identity_reveal(*, user: User, application_id, ip_address: str | None = None) -> dict:
+    """The identity a permit needs, for a Sermig officer while the application is open (or
+    just granted, to issue it): audited like every identity read."""
+    application = residence_get(user=user, application_id=application_id)
+    if not is_sermig_officer(user):
+        raise PermissionDenied(_("Solo un oficial de Sermig lee la identidad para el permiso."))
+    if application.state not in (*OPEN_RESIDENCE_STATES, ResidenceState.GRANTED):
+        raise PermissionDenied(_("La solicitud está cerrada: su identidad ya no se muestra."))
+    victim = application.victim
+    identity = {field: getattr(victim, field) for field in PERMIT_IDENTITY_FIELDS}
+    identity["nationality"] = victim.nationality.code
+    audit_record(
+        AccessAction.IDENTITY_READ,
+        actor=user,
+        victim_code=victim.code,
+        details={"fields": list(PERMIT_IDENTITY_FIELDS), "purpose": "residencia_humanitaria"},
+        ip_address=ip_address,
+    )
+    return identity
+
+
+def residence_expiry_remind(*, today: datetime.date | None = None) -> int:
+    """Beat: granted permits ending within RESIDENCE_REMINDER_DAYS and not renewed: the
+    deriving institution's case officers and Sermig's are told, once per end date."""
+    today = today or timezone.localdate()
+    horizon = today + datetime.timedelta(days=RESIDENCE_REMINDER_DAYS)
+    due = ResidenceApplication.objects.filter(
+        state=ResidenceState.GRANTED, valid_until__lte=horizon, valid_until__gte=today, renewal__isnull=True
+    ).exclude(reminders__valid_until=F("valid_until"))
+    told = 0
+    for application_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            application = (
+                ResidenceApplication.objects.select_for_update(skip_locked=True).filter(pk=application_id).first()
+            )
+            if application is None:
+                continue
+            reminder, created = ResidenceExpiryReminder.objects.get_or_create(
+                application=application, valid_until=application.valid_until
+            )
+            if not created:
+                continue
+            told += 1
+            message = _("El permiso de residencia de la víctima %(code)s vence el %(date)s: evalúe su renovación.") % {
+                "code": application.victim.code,
+                "date": application.valid_until.strftime("%d-%m-%Y"),
+            }
+            recipients = list(
+                User.objects.filter(is_active=True, is_api_client=False, role=Role.CASE_OFFICER).filter(
+                    Q(institution_id=application.derived_by_institution_id) | Q(is_sermig_officer=True)
+                )
+            )
+            Notification.objects.bulk_create(
+                [Notification(recipient=user, residence_reminder=reminder, message=message) for user in recipients]
+            )
+            mails = [
+                (_("MITP: permiso de residencia por vencer"), message, settings.DEFAULT_FROM_EMAIL, [user.email])
+                for user in recipients
+                if user.email
+            ]
+            transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False))
+    return told
