@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mass_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,7 +17,10 @@ from django.utils.translation import gettext as _
 from cases.access import NOT_FOUND_MESSAGE, is_case_officer
 from institutions.constants import Role
 from institutions.models import Institution, User
+from kernel.audit import audit_record
+from kernel.constants import AccessAction
 from protocol.constants import (
+    OPEN_REFERRAL_STATES,
     PROVIDER,
     REFERRAL_ACTIONS_NEEDING_A_REASON,
     REFERRAL_TRANSITIONS,
@@ -192,3 +195,47 @@ def overdue_referrals_notify(*, now: datetime.datetime | None = None) -> int:
             # Sent only once the notice is committed: a rolled-back run e-mails nobody.
             transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False))
     return told
+
+
+# What a provider needs to serve the person, and nothing more (access-model.md): no case
+# facts, no offenders, no other referrals.
+PROVIDER_IDENTITY_FIELDS = ("given_names", "surnames", "document_type", "document_number", "phone", "email")
+
+
+@transaction.atomic
+def referral_victim_for_provider(*, user: User, referral_id, ip_address: str | None = None) -> dict:
+    """The minimum data of the referred person, for the provider institution while its referral
+    is open: name, document, contact, sex and age. Ends when the referral closes (403 then).
+    Every read is in the access log, naming the referral."""
+    referral = referral_get(user=user, referral_id=referral_id)
+    if referral.provider_id != user.institution_id:
+        raise PermissionDenied(_("Solo la institución prestadora recibe estos datos para atender la derivación."))
+    if not referral.is_open:
+        raise PermissionDenied(_("La derivación está cerrada: los datos de la persona ya no se muestran."))
+    victim = referral.activation.victim
+    data = {field: getattr(victim, field) for field in PROVIDER_IDENTITY_FIELDS}
+    data["code"] = victim.code
+    data["sex"] = victim.sex
+    data["birth_year"] = victim.birth_year
+    data["age_at_identification"] = victim.age_at_identification
+    audit_record(
+        AccessAction.IDENTITY_READ,
+        actor=user,
+        victim_code=victim.code,
+        details={"fields": list(PROVIDER_IDENTITY_FIELDS), "referral": str(referral.pk)},
+        ip_address=ip_address,
+    )
+    return data
+
+
+def provider_inbox(*, user: User) -> QuerySet[Referral]:
+    """The bandeja de derivaciones: the referrals an institution provides, open ones first, the
+    most overdue first; no case data."""
+    if user.institution_id is None or not user.is_active:
+        return Referral.objects.none()
+    open_first = Case(When(state__in=OPEN_REFERRAL_STATES, then=Value(0)), default=Value(1))
+    return (
+        Referral.objects.filter(provider_id=user.institution_id)
+        .select_related("activation__victim", "activation__institution")
+        .order_by(open_first, "response_due_at")
+    )
