@@ -20,6 +20,7 @@ from institutions.models import Institution, User
 from kernel.audit import audit_record
 from kernel.constants import AccessAction
 from protocol.constants import (
+    DEFAULT_RESPONSE_HOURS,
     OPEN_REFERRAL_STATES,
     PROVIDER,
     REFERRAL_ACTIONS_NEEDING_A_REASON,
@@ -42,7 +43,9 @@ from protocol.services import IllegalTransition
 
 
 def response_hours(service_type: str) -> int:
-    return ServiceDeadline.objects.filter(service_type=service_type).values_list("response_hours", flat=True).get()
+    """The configured deadline, or the default one if an administrator removed the row."""
+    hours = ServiceDeadline.objects.filter(service_type=service_type).values_list("response_hours", flat=True).first()
+    return hours if hours is not None else DEFAULT_RESPONSE_HOURS[service_type]
 
 
 @transaction.atomic
@@ -61,6 +64,7 @@ def referral_create(*, actor: User, activation_id, service_type: str, provider_i
         raise IllegalTransition(_("Solo se deriva desde un protocolo activo."))
     if service_type not in ServiceType.values:
         raise ValidationError({"service_type": [_("Servicio desconocido.")]})
+    note = note.strip()
     if not Institution.objects.filter(pk=provider_id, is_active=True).exists():
         raise ValidationError({"provider": [_("Elija una institución prestadora activa.")]})
     now = timezone.now()
@@ -71,7 +75,7 @@ def referral_create(*, actor: User, activation_id, service_type: str, provider_i
         referred_by=actor,
         requested_at=now,
         response_due_at=now + datetime.timedelta(hours=response_hours(service_type)),
-        note=note.strip(),
+        note=note,
     )
     ReferralTransition.objects.create(
         referral=referral, to_state=ReferralState.PENDING, actor=actor, institution_id=actor.institution_id, note=note
@@ -168,8 +172,8 @@ def overdue_referrals_notify(*, now: datetime.datetime | None = None) -> int:
     for referral_id in overdue.values_list("pk", flat=True):
         with transaction.atomic():
             referral = Referral.objects.select_for_update(skip_locked=True).filter(pk=referral_id).first()
-            if referral is None or referral.state != ReferralState.PENDING:
-                continue  # taken by a concurrent run, or answered meanwhile
+            if referral is None or referral.state != ReferralState.PENDING or referral.response_due_at >= now:
+                continue  # taken by a concurrent run, answered or given a new deadline meanwhile
             alert, created = ReferralOverdueAlert.objects.get_or_create(
                 referral=referral, due_at=referral.response_due_at
             )

@@ -148,16 +148,24 @@ def activation_transition(
         raise ValidationError(
             {"consent_on": [_("Registre el consentimiento informado de la víctima antes de activar el protocolo.")]}
         )
-    if action == ActivationAction.REACTIVATE and (
-        ProtocolActivation.objects.filter(victim_id=activation.victim_id, state__in=OPEN_STATES)
-        .exclude(pk=activation.pk)
-        .exists()
-    ):
-        raise IllegalTransition(_open_activation_message(activation.victim))
+    if action == ActivationAction.REACTIVATE:
+        # The lock activation_open takes (always after the activation's own): an opening, or
+        # another reactivation, for the same victim waits until this one commits and then sees
+        # it, instead of failing on the unique index.
+        Victim.objects.select_for_update().filter(pk=activation.victim_id).values_list("pk", flat=True).get()
+        if (
+            ProtocolActivation.objects.filter(victim_id=activation.victim_id, state__in=OPEN_STATES)
+            .exclude(pk=activation.pk)
+            .exists()
+        ):
+            raise IllegalTransition(_open_activation_message(activation.victim))
     ProtocolActivation.objects.filter(pk=activation.pk).update(
         state=target,
         state_changed_at=timezone.now(),
-        outcome_reason=note if action in ACTIONS_NEEDING_A_REASON else F("outcome_reason"),
+        # A reactivated protocol no longer carries the reason it was closed for (the timeline does).
+        outcome_reason=note
+        if action in ACTIONS_NEEDING_A_REASON
+        else ("" if target == ActivationState.ACTIVE else F("outcome_reason")),
         version=F("version") + 1,
         updated_at=timezone.now(),
     )
