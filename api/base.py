@@ -15,11 +15,12 @@ ONE_MIB = 1024 * 1024
 
 class ApiView(ConfidentialApiView):
     # Scopes per method (api.permissions.TokenHasMethodScopes); views override where needed.
+    # A write answers with the record written, so it needs the read scope too.
     required_alternate_scopes = {
         "GET": [[CASES_READ]],
-        "POST": [[CASES_WRITE]],
-        "PUT": [[CASES_WRITE]],
-        "PATCH": [[CASES_WRITE]],
+        "POST": [[CASES_READ, CASES_WRITE]],
+        "PUT": [[CASES_READ, CASES_WRITE]],
+        "PATCH": [[CASES_READ, CASES_WRITE]],
     }
     max_body_bytes = ONE_MIB
 

@@ -53,10 +53,12 @@ class CaseSyncFilterSerializer(serializers.Serializer):
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=500)
 
     def to_internal_value(self, data):
-        # DRF skips an empty optional query parameter ("?year="); a client sending one has a bug.
-        empty = {name: [_("No puede estar vacío.")] for name in self.fields if name in data and data.get(name) == ""}
-        if empty:
-            raise serializers.ValidationError(empty)
+        # DRF skips an empty optional query parameter ("?year=") and ignores unknown ones
+        # ("?updatedsince="): either would silently answer the whole list.
+        errors = {name: [_("No puede estar vacío.")] for name in self.fields if name in data and data.get(name) == ""}
+        errors |= {name: [_("Parámetro desconocido.")] for name in data if name not in self.fields}
+        if errors:
+            raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
     def apply(self, cases: QuerySet, *, institution_id: int) -> QuerySet:

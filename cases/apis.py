@@ -45,6 +45,7 @@ from cases.serializers import (
 )
 from cases.services import case_update
 from cases.sync import (
+    case_fields_changed,
     case_find_by_reference,
     case_upsert_by_reference,
     cases_create_many,
@@ -52,6 +53,7 @@ from cases.sync import (
     new_case_positions,
     reference_lock_keys,
 )
+from cases.validators import normalise_ruc
 from institutions.models import Institution
 from kernel.api_errors import problem_for_exception
 from kernel.client_ip import client_ip
@@ -171,7 +173,14 @@ class CaseDetailApi(ApiView):
         fields.is_valid(raise_exception=True)
         with transaction.atomic():
             case = case_get(user=request.user, case_id=case_id)
+            if fields.validated_data.get("ruc"):  # the RUC an upsert by fiscalia-ruc may be creating
+                lock_references([f"ruc:{normalise_ruc(fields.validated_data['ruc'])}"])
             expected = check_if_match(request, case.version)
+            if not case_fields_changed(case, fields.validated_data):
+                # Nothing to change (an empty body, or the values it holds): no new version.
+                return _case_response(
+                    request, case_list(user=request.user).prefetch_related("external_references").get(pk=case.pk)
+                )
             case = case_update(
                 actor=request.user,
                 case_id=case.pk,
@@ -240,8 +249,20 @@ class BulkItemSerializer(StrictSerializer):
     case = CaseSyncSerializer()
 
 
+BULK_MAX_PEOPLE = 5000
+
+
 class BulkRequestSerializer(StrictSerializer):
     items = BulkItemSerializer(many=True, min_length=1, max_length=BULK_MAX_ITEMS)
+
+    def validate_items(self, items):
+        people = sum(len(item["case"].get("victims", ())) + len(item["case"].get("offenders", ())) for item in items)
+        if people > BULK_MAX_PEOPLE:
+            raise serializers.ValidationError(
+                _("Una carga masiva lleva a lo más %(max)s víctimas e imputados en total (esta trae %(n)s).")
+                % {"max": BULK_MAX_PEOPLE, "n": people}
+            )
+        return items
 
 
 BULK_RESULT = inline_serializer(

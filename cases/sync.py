@@ -39,6 +39,7 @@ from cases.validators import normalise_ruc
 from institutions.models import User
 from kernel.choices import Sex
 from kernel.errors import DomainError
+from kernel.identity_documents import document_blind_index
 from kernel.pseudonyms import allocate_codes
 from kernel.validation import raise_if_any, validate_instance, validation_errors
 from victims.models import CaseVictim, Victim, VictimExternalReference
@@ -48,6 +49,7 @@ from victims.services import (
     IDENTITY_REFUSED_MESSAGE,
     LINK_REFUSED_MESSAGE,
     VICTIM_IDENTITY_FIELDS,
+    already_in_case_errors,
     victim_link_to_case,
     victim_register,
 )
@@ -83,21 +85,35 @@ class SyncResult:
     changed: bool
 
 
+# Advisory locks are taken on buckets of keys, not on each key: PostgreSQL's lock table is
+# shared and bounded (max_locks_per_transaction x connections), and a bulk request names
+# thousands of people. Two writes whose keys share a bucket merely wait for each other.
+LOCK_CLASS = 5_000_105  # the first half of the two-int advisory lock key: "MITP sync"
+LOCK_BUCKETS = 1024
+
+
 def lock_references(keys: Iterable[str]) -> None:
-    """Transaction-scoped advisory locks on the given keys, in one fixed order (no deadlocks)."""
+    """Transaction-scoped advisory locks on the buckets of the given keys, taken in one fixed
+    order (no deadlocks between requests naming overlapping sets)."""
     ordered = sorted(set(keys))
     if ordered:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(h) FROM ("
-                "SELECT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k ORDER BY 1) AS locks",
-                [ordered],
+                "SELECT pg_advisory_xact_lock(%s, b) FROM ("
+                "SELECT DISTINCT (hashtextextended(k, 0) & %s)::int AS b FROM unnest(%s::text[]) AS k ORDER BY 1"
+                ") AS buckets",
+                [LOCK_CLASS, LOCK_BUCKETS - 1, ordered],
             )
 
 
 def reference_lock_keys(institution_id: int, source: str, reference: str, data: Mapping[str, Any]) -> list[str]:
-    """Case references are global; people's external ids are the institution's own."""
-    keys = [f"case:{source}:{reference}"]
+    """Everything an upsert may create that must be unique: the case's references (global; a
+    RUC normalised, whether it comes from the path or the body) and the people's external ids
+    (the institution's own)."""
+    keys = [f"ruc:{normalise_ruc(reference)}" if source == SyncSource.FISCALIA_RUC else f"case:{source}:{reference}"]
+    if data.get("ruc"):
+        keys.append(f"ruc:{normalise_ruc(data['ruc'])}")
+    keys += [f"case:{ref['source']}:{ref['reference']}" for ref in data.get("external_references", ())]
     keys += [f"victim:{institution_id}:{source}:{item['external_id']}" for item in data.get("victims", ())]
     keys += [f"offender:{institution_id}:{source}:{item['external_id']}" for item in data.get("offenders", ())]
     return keys
@@ -115,8 +131,13 @@ def _current(instance, name: str):
     return getattr(value, "code", value)  # a CountryField gives a Country
 
 
-def _changes(instance, fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if _current(instance, name) != value}
+def _same(current, new) -> bool:
+    # An empty text is stored as NULL (encrypted fields): sending "" again is no change.
+    return current == new or (current in (None, "") and new in (None, ""))
+
+
+def changed_fields(instance, fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if not _same(_current(instance, name), value)}
 
 
 def _prefixed(exc: ValidationError, prefix: str, identity_fields: frozenset[str]) -> ValidationError:
@@ -213,8 +234,13 @@ def _case_fields(source: str, reference: str, data: Mapping[str, Any]) -> dict[s
     return fields
 
 
+def case_fields_changed(case: Case, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The case's own fields in ``fields`` that differ from what the case holds (RUC normalised)."""
+    return changed_fields(case, _checked_fields(fields))
+
+
 def _case_apply(case: Case, fields: Mapping[str, Any]) -> bool:
-    changes = _changes(case, _checked_fields(fields))
+    changes = case_fields_changed(case, fields)
     if not changes:
         return False
     for name, value in changes.items():
@@ -293,6 +319,10 @@ def _victims_apply(
                     _check_identity_write(actor, scope_ok, case_identity)
                 if identity.get("birth_date") and not person.get("birth_year"):
                     person["birth_year"] = identity["birth_date"].year
+                # One person, one victim per case: the web refuses a second victim with the
+                # same document, and so does the sync (statistics would count them twice).
+                if duplicate := already_in_case_errors(case, identity):
+                    raise ValidationError(duplicate)
                 victim = victim_register(
                     actor=actor, institution=actor.institution, **{"sex": Sex.UNKNOWN, **person, **identity}
                 )
@@ -305,6 +335,8 @@ def _victims_apply(
             fields = {**person, **identity}
             if identity:
                 _check_identity_write(actor, scope_ok, victim_identity_allowed(user=actor, victim=victim))
+                if duplicate := already_in_case_errors(case, identity, excluding=victim.pk):
+                    raise ValidationError(duplicate)
             link = linked.get(victim.pk)
             if link is None:
                 # A person this system already sent in another case: link them here too, as
@@ -317,8 +349,8 @@ def _victims_apply(
                 changed = True
                 link_changes = {}
             else:
-                link_changes = _changes(link, link_fields)
-            changed |= _person_save(victim, _changes(victim, fields), link, link_changes)
+                link_changes = changed_fields(link, link_fields)
+            changed |= _person_save(victim, changed_fields(victim, fields), link, link_changes)
         except ValidationError as exc:
             raise _prefixed(exc, f"victims.{position}", VICTIM_IDENTITY_FIELDS) from exc
     return changed
@@ -367,8 +399,8 @@ def _offenders_apply(
                 changed = True
                 link_changes = {}
             else:
-                link_changes = _changes(link, link_fields)
-            changed |= _person_save(offender, _changes(offender, {**person, **identity}), link, link_changes)
+                link_changes = changed_fields(link, link_fields)
+            changed |= _person_save(offender, changed_fields(offender, {**person, **identity}), link, link_changes)
         except ValidationError as exc:
             raise _prefixed(exc, f"offenders.{position}", OFFENDER_IDENTITY_FIELDS) from exc
     return changed
@@ -503,11 +535,28 @@ def _plan_new_case(actor: User, source: str, reference: str, data: Mapping[str, 
     for ref in references:
         _clean(ref)
     victims = []
+    documents: dict[str, int] = {}  # blind index -> position: one victim per person in a case
     for position, item in enumerate(data.get("victims", ())):
         person, link_fields, identity = _split(item, VICTIM_PERSON_FIELDS, CASE_VICTIM_EDITABLE_FIELDS)
         try:
             if identity:
                 _check_identity_write(actor, scope_ok, True)  # the institution leads the case it creates
+            if identity.get("document_type") and identity.get("document_number"):
+                try:
+                    index = document_blind_index(identity["document_type"], identity["document_number"])
+                except ValidationError:
+                    index = None  # reported on its field by the validation below
+                if index in documents:
+                    raise ValidationError(
+                        {
+                            "document_number": [
+                                _("Este documento ya es el de otra víctima de esta causa (victims.%(n)s).")
+                                % {"n": documents[index]}
+                            ]
+                        }
+                    )
+                if index is not None:
+                    documents[index] = position
             if identity.get("birth_date") and not person.get("birth_year"):
                 person["birth_year"] = identity["birth_date"].year
             victim = Victim(

@@ -168,7 +168,7 @@ def victim_register_in_case(
         raise PermissionDenied(IDENTITY_REFUSED_MESSAGE)
     link_fields["purpose"] = link_fields.get("purpose") or case.purpose
     link_fields["region_detected"] = link_fields.get("region_detected") or case.region_detected
-    already_in_case = _already_in_case_errors(case, fields)
+    already_in_case = already_in_case_errors(case, fields)
     victim, victim_errors = None, {}
     try:
         victim = victim_register(actor=actor, institution=actor.institution, **{"sex": Sex.UNKNOWN, **fields})
@@ -216,14 +216,14 @@ def victim_update(
     link_fields = _allowed_fields(link_data, CASE_VICTIM_EDITABLE_FIELDS)
     if VICTIM_IDENTITY_FIELDS & set(fields) and not victim_identity_allowed(user=actor, victim=victim):
         raise PermissionDenied(IDENTITY_REFUSED_MESSAGE)
-    already_in_case = _already_in_case_errors(case_id, fields, excluding=victim.pk)
+    already_in_case = already_in_case_errors(case_id, fields, excluding=victim.pk)
     if already_in_case:
         raise ValidationError(already_in_case)
     person_in_case_save(person=victim, link=link, fields=fields, link_fields=link_fields)
     return link
 
 
-def _already_in_case_errors(case: Case | int, fields: Mapping[str, Any], *, excluding=None) -> dict[str, list[str]]:
+def already_in_case_errors(case: Case | int, fields: Mapping[str, Any], *, excluding=None) -> dict[str, list[str]]:
     """The document belongs to another victim of this case (``excluding``: the victim being
     edited, whose own document is no conflict)."""
     if not (fields.get("document_type") and fields.get("document_number")):

@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
         "client": env("API_RATE_PER_CLIENT", default="1200/min"),
         "bulk": env("API_BULK_RATE_PER_CLIENT", default="60/min"),
     },
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.ApiJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "kernel.api_errors.problem_exception_handler",
