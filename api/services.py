@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from oauth2_provider.generators import generate_client_secret
 
 from api.models import ApiClient
+from cases.constants import SyncSource
 from institutions.constants import Role
 from institutions.models import Institution, User
 
@@ -40,10 +41,19 @@ def _checked_scopes(scopes: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def api_client_create(*, institution: Institution, name: str, scopes: list[str]) -> NewClient:
+def api_client_create(*, institution: Institution, name: str, scopes: list[str], sources: list[str] = ()) -> NewClient:
     """A client of ``institution``: a service user (a case officer if it may write, a reader
-    otherwise) that cannot sign in to the web, and the OAuth2 application acting as it."""
+    otherwise) that cannot sign in to the web, and the OAuth2 application acting as it.
+    ``sources``: source systems the institution owns from now on (Institution.sync_sources)."""
     scopes = _checked_scopes(scopes)
+    unknown = sorted(set(sources) - set(SyncSource.values))
+    if unknown:
+        raise ValidationError(
+            {"sources": _("Sistemas de origen desconocidos: %(names)s.") % {"names": ", ".join(unknown)}}
+        )
+    if set(sources) - set(institution.sync_sources):
+        institution.sync_sources = sorted(set(institution.sync_sources) | set(sources))
+        institution.save(update_fields=["sync_sources"])
     if not name.strip():
         raise ValidationError({"name": _("Indique un nombre para el cliente.")})
     role = Role.CASE_OFFICER if WRITE_SCOPES & set(scopes) else Role.READER

@@ -182,7 +182,9 @@ class Machine:
 
         from api.services import api_client_create
 
-        new = api_client_create(institution=institution, name="Banco de pruebas", scopes=SCOPES)
+        new = api_client_create(
+            institution=institution, name="Banco de pruebas", scopes=SCOPES, sources=["pdi-parte", "fiscalia-ruc"]
+        )
         self.http = Client(SERVER_NAME="127.0.0.1")
         basic = base64.b64encode(f"{new.client.client_id}:{new.client_secret}".encode()).decode()
         response = self.http.post(

@@ -56,7 +56,9 @@ class CaseSyncFilterSerializer(serializers.Serializer):
         # DRF skips an empty optional query parameter ("?year=") and ignores unknown ones
         # ("?updatedsince="): either would silently answer the whole list.
         errors = {name: [_("No puede estar vacío.")] for name in self.fields if name in data and data.get(name) == ""}
-        errors |= {name: [_("Parámetro desconocido.")] for name in data if name not in self.fields}
+        errors |= {
+            name: [_("Parámetro desconocido.")] for name in data if name not in self.fields and name not in ("format",)
+        }
         if errors:
             raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

@@ -187,6 +187,7 @@ def case_upsert_by_reference(
         lock_references(reference_lock_keys(actor.institution_id, source, reference, data))
     if not is_case_officer(actor):
         raise PermissionDenied(_("Su rol no permite modificar causas: solo un oficial de casos puede hacerlo."))
+    _require_source_owner(actor, source)
     case_fields = _case_fields(source, reference, data)
     case = case_find_by_reference(source, reference)
     created = case is None
@@ -202,7 +203,9 @@ def case_upsert_by_reference(
             return result
         own = [(source, reference)] if source != SyncSource.FISCALIA_RUC else []
         case = case_create(actor=actor, lead_institution=actor.institution, data=case_fields, external_references=own)
-        _references_add(case, data.get("external_references", ()))  # errors named by the body's positions
+        _references_add(
+            case, data.get("external_references", ()), actor.institution.sync_sources
+        )  # errors named by the body's positions
         changed = True
     else:
         if CasePermission.VIEW not in user_case_permissions(actor, case.pk):
@@ -212,13 +215,24 @@ def case_upsert_by_reference(
         if expected_version is not None and case.version != expected_version:
             raise ConcurrentUpdateError()
         changed = _case_apply(case, case_fields)
-        changed |= _references_add(case, data.get("external_references", ()))
+        changed |= _references_add(case, data.get("external_references", ()), actor.institution.sync_sources)
     changed |= _victims_apply(actor, case, source, data.get("victims", ()), identity_writes_allowed, created)
     changed |= _offenders_apply(actor, case, source, data.get("offenders", ()), identity_writes_allowed, created)
     if changed and not created:
         Case.objects.filter(pk=case.pk).update(version=F("version") + 1, updated_at=timezone.now())
         case.refresh_from_db()
     return SyncResult(case=case, created=created, changed=changed)
+
+
+SOURCE_NOT_OWNED_MESSAGE = _lazy(
+    "Su institución no es dueña del sistema de origen «%(source)s»: no escribe sus referencias. "
+    "Use el de su propio sistema (la Secretaría MITP registra qué sistemas son de cada institución)."
+)
+
+
+def _require_source_owner(actor: User, source: str) -> None:
+    if source not in actor.institution.sync_sources:
+        raise PermissionDenied(SOURCE_NOT_OWNED_MESSAGE % {"source": source})
 
 
 def _case_fields(source: str, reference: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,7 +264,9 @@ def _case_apply(case: Case, fields: Mapping[str, Any]) -> bool:
     return True
 
 
-def _references_add(case: Case, references: Iterable[Mapping[str, str]]) -> bool:
+def _references_add(case: Case, references: Iterable[Mapping[str, str]], owned: Iterable[str]) -> bool:
+    """Adds the references not there yet; only of source systems the writer owns."""
+    owned = set(owned)
     have = set(case.external_references.values_list("source", "reference"))
     new: list[CaseExternalReference] = []
     errors: dict[str, list[str]] = {}
@@ -258,6 +274,11 @@ def _references_add(case: Case, references: Iterable[Mapping[str, str]]) -> bool
         if (ref["source"], ref["reference"]) in have:
             continue
         have.add((ref["source"], ref["reference"]))
+        if ref["source"] not in owned:
+            errors.setdefault(f"external_references.{position}.source", []).append(
+                str(SOURCE_NOT_OWNED_MESSAGE % {"source": ref["source"]})
+            )
+            continue
         built = CaseExternalReference(case=case, source=ref["source"], reference=ref["reference"])
         try:
             built.full_clean()
@@ -524,6 +545,7 @@ def _clean(instance) -> None:
 def _plan_new_case(actor: User, source: str, reference: str, data: Mapping[str, Any], scope_ok: bool) -> _NewCase:
     """The records of one new case, built and validated in memory (no query). Raises as
     case_upsert_by_reference would for the same item."""
+    _require_source_owner(actor, source)
     case_fields = _case_fields(source, reference, data)
     case = Case(lead_institution=actor.institution, created_by=actor, **_checked_fields(case_fields))
     _clean(case)

@@ -10,7 +10,7 @@ from institutions.models import Institution, User
 
 @admin.register(Institution)
 class InstitutionAdmin(admin.ModelAdmin):
-    list_display = ["short_name", "name", "kind", "region", "is_mitp_member", "is_active"]
+    list_display = ["short_name", "name", "kind", "region", "is_mitp_member", "is_active", "sync_sources"]
     list_filter = ["kind", "is_mitp_member", "is_active", "region"]
     search_fields = ["short_name", "name"]
 

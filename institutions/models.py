@@ -1,8 +1,10 @@
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cases.constants import SyncSource
 from institutions.constants import InstitutionKind, Role
 from kernel.choices import Region
 from kernel.models import TimeStampedModel
@@ -16,6 +18,15 @@ class Institution(TimeStampedModel):
     region = models.CharField(_("región"), max_length=20, choices=Region.choices, blank=True)
     is_mitp_member = models.BooleanField(_("integrante de la MITP"), default=True)
     is_active = models.BooleanField(_("activa"), default=True)
+    # The source systems whose references this institution's systems may write through the API
+    # (PUT /api/v1/cases/by-ref/{source}/...): the PDI owns pdi-parte, the Fiscalía
+    # fiscalia-ruc. Nobody can claim, or write into, the references of another's system.
+    sync_sources = ArrayField(
+        models.CharField(max_length=30, choices=SyncSource.choices),
+        verbose_name=_("sistemas de origen propios"),
+        default=list,
+        blank=True,
+    )
     # The group that holds this institution's object permissions (cases.access).
     group = models.OneToOneField(
         "auth.Group", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="institution"

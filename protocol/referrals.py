@@ -237,9 +237,14 @@ def provider_inbox(*, user: User) -> QuerySet[Referral]:
     most overdue first; no case data."""
     if user.institution_id is None or not user.is_active:
         return Referral.objects.none()
-    open_first = Case(When(state__in=OPEN_REFERRAL_STATES, then=Value(0)), default=Value(1))
+    # Overdue = still *pendiente* past the response deadline; an answered referral is not.
+    rank = Case(
+        When(state=ReferralState.PENDING, response_due_at__lt=timezone.now(), then=Value(0)),
+        When(state__in=OPEN_REFERRAL_STATES, then=Value(1)),
+        default=Value(2),
+    )
     return (
         Referral.objects.filter(provider_id=user.institution_id)
         .select_related("activation__victim", "activation__institution")
-        .order_by(open_first, "response_due_at")
+        .order_by(rank, "response_due_at")
     )

@@ -22,12 +22,15 @@ from kernel.validation import validate_instance
 from protocol.constants import (
     ACTIONS_NEEDING_A_REASON,
     ACTIVATION_TRANSITIONS,
+    OPEN_REFERRAL_STATES,
     OPEN_STATES,
     ActivationAction,
     ActivationState,
+    ReferralAction,
+    ReferralState,
     RequestedBy,
 )
-from protocol.models import ProtocolActivation, ProtocolTransition
+from protocol.models import ProtocolActivation, ProtocolTransition, Referral, ReferralTransition
 from protocol.selectors import activation_get
 from victims.models import Victim
 from victims.selectors import victim_get
@@ -178,8 +181,35 @@ def activation_transition(
         institution_id=actor.institution_id,
         note=note,
     )
+    if target in (ActivationState.CLOSED, ActivationState.DECLINED):
+        _cancel_open_referrals(activation, actor, note)
     activation.refresh_from_db()
     return activation
+
+
+def _cancel_open_referrals(activation: ProtocolActivation, actor: User, note: str) -> None:
+    """A protocol that ends takes its open referrals with it: the providers stop seeing the
+    person (access-model.md: their access lasts while the referral is open) and stop being
+    told about delays."""
+    now = timezone.now()
+    reason = _("Protocolo terminado: %(note)s") % {"note": note}
+    for referral in Referral.objects.select_for_update().filter(activation=activation, state__in=OPEN_REFERRAL_STATES):
+        Referral.objects.filter(pk=referral.pk).update(
+            state=ReferralState.CANCELLED,
+            closed_at=now,
+            outcome_reason=reason,
+            version=F("version") + 1,
+            updated_at=now,
+        )
+        ReferralTransition.objects.create(
+            referral=referral,
+            action=ReferralAction.CANCEL,
+            from_state=referral.state,
+            to_state=ReferralState.CANCELLED,
+            actor=actor,
+            institution_id=actor.institution_id,
+            note=reason,
+        )
 
 
 @transaction.atomic

@@ -62,7 +62,12 @@ class Scenario:
 
 def make_users(relations=RELATIONS) -> tuple[dict[str, Institution], dict[str, User | None]]:
     """An institution per relation with one user per role, plus staff, a superuser and nobody."""
-    institutions = {relation: InstitutionFactory(name=f"Institución {relation}") for relation in relations}
+    # Every institution owns every source system here, so that a PUT by reference meets the
+    # access rules under test (ownership itself: tests/api/test_source_ownership.py).
+    institutions = {
+        relation: InstitutionFactory(name=f"Institución {relation}", sync_sources=list(SyncSource.values))
+        for relation in relations
+    }
     users: dict[str, User | None] = {
         f"{relation}-{role}": UserFactory(username=f"{relation}.{role}", institution=institution, role=role)
         for relation, institution in institutions.items()

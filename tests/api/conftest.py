@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from api.services import api_client_create
+from cases.constants import SyncSource
 
 ALL_SCOPES = ["cases:read", "cases:write", "identity:read", "identity:write"]
 
@@ -52,8 +53,13 @@ def obtain_token(http: Client, client_id: str, secret: str, scope: str | None = 
     return http.post("/o/token/", data, HTTP_AUTHORIZATION=basic(client_id, secret))
 
 
-def machine_for(institution, scopes=ALL_SCOPES, name="Sistema de prueba") -> Machine:
-    new = api_client_create(institution=institution, name=name, scopes=list(scopes))
+# Tests' institutions own every source system unless a test says otherwise: ownership itself
+# is tested in tests/api/test_source_ownership.py.
+ALL_SOURCES = list(SyncSource.values)
+
+
+def machine_for(institution, scopes=ALL_SCOPES, name="Sistema de prueba", sources=ALL_SOURCES) -> Machine:
+    new = api_client_create(institution=institution, name=name, scopes=list(scopes), sources=list(sources))
     http = Client()
     response = obtain_token(http, new.client.client_id, new.client_secret)
     assert response.status_code == 200, response.content

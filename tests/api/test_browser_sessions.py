@@ -31,6 +31,8 @@ def test_a_write_from_a_session_without_the_csrf_token_is_refused_and_does_nothi
 
 
 def test_a_write_from_a_session_with_the_csrf_token_acts_for_the_officers_institution(officer):
+    officer.institution.sync_sources = ["pdi-parte"]
+    officer.institution.save()
     client = signed_in(officer, csrf=True)
     client.get("/causas/")  # the page sets the CSRF cookie, as in the browser
     token = client.cookies["csrftoken"].value

@@ -51,7 +51,9 @@ def case_by_pdi_report(reference: str) -> Case:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_example_creates_the_case_once_and_its_replay_answers_200(live_server, pdi):
-    new = api_client_create(institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write"])
+    new = api_client_create(
+        institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write"], sources=["pdi-parte"]
+    )
 
     result = run_client(live_server, new)
 
@@ -74,7 +76,10 @@ def test_the_example_creates_the_case_once_and_its_replay_answers_200(live_serve
 def test_the_example_payload_with_identity_is_accepted_and_stored_encrypted(live_server, pdi):
     payload = json.loads((EXAMPLES / "case-pdi-parte.json").read_text(encoding="utf-8"))
     new = api_client_create(
-        institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write", "identity:write"]
+        institution=pdi,
+        name="Sistema de partes PDI",
+        scopes=["cases:read", "cases:write", "identity:write"],
+        sources=["pdi-parte"],
     )
 
     result = run_client(live_server, new, "--file", str(EXAMPLES / "case-pdi-parte.json"), "--reference", "2025-000412")
@@ -91,7 +96,9 @@ def test_the_example_payload_with_identity_is_accepted_and_stored_encrypted(live
 
 @pytest.mark.django_db(transaction=True)
 def test_without_identity_write_the_example_payload_is_refused_and_nothing_is_written(live_server, pdi):
-    new = api_client_create(institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write"])
+    new = api_client_create(
+        institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write"], sources=["pdi-parte"]
+    )
 
     result = run_client(live_server, new, "--file", str(EXAMPLES / "case-pdi-parte.json"))
 
@@ -104,7 +111,9 @@ def test_without_identity_write_the_example_payload_is_refused_and_nothing_is_wr
 def test_the_example_prints_the_field_paths_of_a_refused_body(live_server, pdi, tmp_path):
     body = tmp_path / "case.json"
     body.write_text(json.dumps({"intake_date": "2025-02-30", "victims": [{"external_id": "V-1", "sex": "mujer"}]}))
-    new = api_client_create(institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write"])
+    new = api_client_create(
+        institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write"], sources=["pdi-parte"]
+    )
 
     result = run_client(live_server, new, "--file", str(body))
 
@@ -127,7 +136,9 @@ def test_the_example_waits_as_long_as_retry_after_says_and_carries_on(live_serve
     # In this process, where the live server answers: the replay is refused once, for a second.
     monkeypatch.setattr(ClientRateThrottle, "allow_request", refuse_the_second_call)
     monkeypatch.setattr(ClientRateThrottle, "wait", lambda self: 1)
-    new = api_client_create(institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write"])
+    new = api_client_create(
+        institution=pdi, name="Sistema de partes PDI", scopes=["cases:read", "cases:write"], sources=["pdi-parte"]
+    )
 
     result = run_client(live_server, new)
 

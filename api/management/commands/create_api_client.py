@@ -14,13 +14,19 @@ class Command(BaseCommand):
         parser.add_argument("--institution", required=True, help="Sigla de la institución (por ejemplo PDI).")
         parser.add_argument("--name", required=True, help="Nombre del sistema cliente.")
         parser.add_argument("--scopes", nargs="+", required=True, help="cases:read cases:write identity:read ...")
+        parser.add_argument(
+            "--sources",
+            nargs="*",
+            default=[],
+            help="Sistemas de origen de la institución (pdi-parte, fiscalia-ruc...): solo ella escribe en ellos.",
+        )
 
-    def handle(self, *args, institution, name, scopes, **options):
+    def handle(self, *args, institution, name, scopes, sources, **options):
         found = Institution.objects.filter(short_name__iexact=institution, is_active=True).first()
         if found is None:
             raise CommandError(f"No existe una institución activa con la sigla {institution!r}.")
         try:
-            new = api_client_create(institution=found, name=name, scopes=scopes)
+            new = api_client_create(institution=found, name=name, scopes=scopes, sources=sources)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(f"client_id={new.client.client_id}")
