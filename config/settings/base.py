@@ -246,6 +246,16 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# Django's defaults, plus the client-secret hasher (api.hashers), last: never used for passwords.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "api.hashers.ClientSecretHasher",
+]
+
 # Machine clients: OAuth2 client credentials only (ADR 0005). Tokens are kept as SHA-256
 # checksums, never in clear; client secrets are hashed like passwords.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "api.ApiClient"
@@ -259,6 +269,7 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["cases:read"],
     "SCOPES_BACKEND_CLASS": "api.scopes.ClientScopes",
     "APPLICATION_ADMIN_CLASS": "api.admin.ApiClientAdmin",
+    "CLIENT_SECRET_HASHER": "pbkdf2_sha256_client_secret",  # api.hashers: why not the password hasher
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],  # no redirect flows at all; https if one ever comes
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("API_TOKEN_SECONDS", default=3600),
     # Every RFC 9700 gate on: only client credentials are used, so none costs a feature.

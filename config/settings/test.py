@@ -17,6 +17,6 @@ os.environ.setdefault("BLIND_INDEX_KEY", _test_key("blind"))
 
 from config.settings.base import *  # noqa: E402, F403
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "api.hashers.ClientSecretHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES["default"]["KEY_PREFIX"] = f"mitp-test-{os.getpid()}"  # noqa: F405

@@ -509,3 +509,13 @@ def test_reading_without_identity_is_not_an_identity_event(world, institution):
     assert machine.get(route_path("case_detail", **world)).status_code == 200
     assert machine.get(route_path("victim_detail", **world)).status_code == 200
     assert not AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ).exists()
+
+
+def test_client_secrets_are_hashed_without_key_stretching_so_wrong_secrets_cost_no_cpu(institution):
+    # A secret is 128 random characters: a thousand PBKDF2 rounds, not the million of passwords,
+    # or every wrong secret on /o/token/ would cost ~180 ms of CPU (api/hashers.py).
+    from api.services import api_client_create
+
+    new = api_client_create(institution=institution, name="Hash", scopes=["cases:read"])
+    stored = ApiClient.objects.get(pk=new.client.pk).client_secret
+    assert stored.startswith("pbkdf2_sha256_client_secret$1000$") and new.client_secret not in stored

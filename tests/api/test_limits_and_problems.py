@@ -4,6 +4,7 @@ API cannot serve: wrong media type, wrong method, unknown URL."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -140,7 +141,12 @@ def test_the_counters_live_in_the_shared_cache_per_client(institution, rates):
     for _ in range(2):
         machine.get(CASES)
     application = ApiClient.objects.get(client_id=machine.client_id)
-    assert len(cache.get(f"throttle_client_client-{application.pk}")) == 2
+    # One atomic counter per client and one-minute window (api.throttling); the two requests may
+    # straddle a window's end, so both windows around now are summed.
+    now = int(time.time())
+    windows = {now - now % 60, (now - 60) - (now - 60) % 60}
+    counts = [cache.get(f"throttle_client_client-{application.pk}:{start}") or 0 for start in windows]
+    assert sum(counts) == 2
 
 
 def test_the_limit_is_per_client(institution, rates):
@@ -294,3 +300,35 @@ def test_updated_since_at_the_edges_of_time_is_an_answer_never_a_server_error(ma
     assert response.status_code == status, response.content
     if status == 400:
         assert response.json()["errors"][0]["field"] == "updated_since"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_requests_never_exceed_the_clients_limit(institution, rates):
+    # DRF's throttle reads and writes back a list: parallel requests overwrote each other's
+    # counts. The counter is now an atomic INCR.
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    rates(client="10/min")
+    machine = machine_for(institution)
+    barrier, statuses = threading.Barrier(8), []
+
+    def calls():
+        http = Client()
+        barrier.wait()
+        for _ in range(5):
+            statuses.append(http.get(CASES, HTTP_AUTHORIZATION=f"Bearer {machine.token}").status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=calls) for _ in range(8)]
+    started = int(time.time()) // 60
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    same_window = int(time.time()) // 60 == started
+    assert len(statuses) == 40 and set(statuses) <= {200, 429}
+    # Exactly the budget within one window (twice it, at most, if a window ended mid-run).
+    assert statuses.count(200) == 10 if same_window else statuses.count(200) <= 20
