@@ -1,7 +1,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils.translation import gettext_lazy as _
 
 from cases.constants import SyncSource
@@ -25,6 +25,9 @@ class Institution(TimeStampedModel):
         models.CharField(max_length=30, choices=SyncSource.choices),
         verbose_name=_("sistemas de origen propios"),
         default=list,
+        # Also in the database: rows written without the field (older migrations' models, raw
+        # SQL) get an empty list, not a NOT NULL error.
+        db_default=Value([], output_field=ArrayField(models.CharField(max_length=30))),
         blank=True,
     )
     # The group that holds this institution's object permissions (cases.access).
