@@ -353,8 +353,10 @@ class ResidenceApplication(TimeStampedModel):
         "institutions.Institution", verbose_name=_("derivada por"), on_delete=models.PROTECT, related_name="+"
     )
     derived_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    renews = models.OneToOneField(
-        "self", verbose_name=_("renueva"), on_delete=models.PROTECT, null=True, blank=True, related_name="renewal"
+    # A permit may see a renewal rejected and be renewed again: not one-to-one. At most one of
+    # its renewals is open or granted (protocol.residence.residence_derive).
+    renews = models.ForeignKey(
+        "self", verbose_name=_("renueva"), on_delete=models.PROTECT, null=True, blank=True, related_name="renewals"
     )
     state = models.CharField(
         _("estado"), max_length=20, choices=ResidenceState.choices, default=ResidenceState.DERIVED, editable=False

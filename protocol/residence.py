@@ -17,6 +17,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from cases.access import NOT_FOUND_MESSAGE, is_case_officer
 from institutions.constants import Role
@@ -35,6 +36,13 @@ from protocol.models import Notification, ResidenceApplication, ResidenceExpiryR
 from protocol.services import IllegalTransition
 from victims.models import CaseVictim, Victim
 from victims.selectors import victim_get
+
+# A renewal in these states stands for the permit: no second renewal, no expiry reminder. A
+# rejected one does not: the permit may be renewed again, and its end is still announced.
+RENEWAL_STANDING = (*OPEN_RESIDENCE_STATES, ResidenceState.GRANTED)
+RENEWAL_REFUSED_MESSAGE = _lazy(
+    "Solo se renueva un permiso otorgado de esta víctima que no tenga otra renovación en curso u otorgada."
+)
 
 # What a permit needs of the person, and nothing more (no contact data, no notes).
 PERMIT_IDENTITY_FIELDS = ("given_names", "surnames", "document_type", "document_number", "birth_date")
@@ -70,11 +78,13 @@ def residence_derive(*, actor: User, victim_id, note: str = "", renews_id=None) 
     Victim.objects.select_for_update().filter(pk=victim.pk).values_list("pk", flat=True).get()
     renews = None
     if renews_id is not None:
-        renews = ResidenceApplication.objects.filter(
-            pk=renews_id, victim=victim, state=ResidenceState.GRANTED, renewal__isnull=True
-        ).first()
+        renews = (
+            ResidenceApplication.objects.filter(pk=renews_id, victim=victim, state=ResidenceState.GRANTED)
+            .exclude(renewals__state__in=RENEWAL_STANDING)
+            .first()
+        )
         if renews is None:
-            raise ValidationError({"renews": [_("Solo se renueva un permiso otorgado de esta víctima, una vez.")]})
+            raise ValidationError({"renews": [RENEWAL_REFUSED_MESSAGE]})
     application = ResidenceApplication(
         victim=victim,
         derived_by_institution_id=actor.institution_id,
@@ -201,7 +211,11 @@ def residence_identity_reveal(*, user: User, application_id, ip_address: str | N
         AccessAction.IDENTITY_READ,
         actor=user,
         victim_code=victim.code,
-        details={"fields": list(PERMIT_IDENTITY_FIELDS), "purpose": "residencia_humanitaria"},
+        details={
+            "fields": list(PERMIT_IDENTITY_FIELDS),
+            "purpose": "residencia_humanitaria",
+            "application": str(application.pk),
+        },
         ip_address=ip_address,
     )
     return identity
@@ -212,9 +226,13 @@ def residence_expiry_remind(*, today: datetime.date | None = None) -> int:
     deriving institution's case officers and Sermig's are told, once per end date."""
     today = today or timezone.localdate()
     horizon = today + datetime.timedelta(days=RESIDENCE_REMINDER_DAYS)
-    due = ResidenceApplication.objects.filter(
-        state=ResidenceState.GRANTED, valid_until__lte=horizon, valid_until__gte=today, renewal__isnull=True
-    ).exclude(reminders__valid_until=F("valid_until"))
+    due = (
+        ResidenceApplication.objects.filter(
+            state=ResidenceState.GRANTED, valid_until__lte=horizon, valid_until__gte=today
+        )
+        .exclude(renewals__state__in=RENEWAL_STANDING)
+        .exclude(reminders__valid_until=F("valid_until"))
+    )
     told = 0
     for application_id in due.values_list("pk", flat=True):
         with transaction.atomic():

@@ -319,13 +319,13 @@ def test_a_granted_permit_is_renewed_by_a_new_application_linked_to_it(scene):
     assert renewal.pk != granted.pk
     granted.refresh_from_db()
     assert granted.state == S.GRANTED
-    assert granted.renewal == renewal
+    assert list(granted.renewals.all()) == [renewal]
 
 
 def test_a_permit_is_renewed_once(scene):
     granted = application_in(scene, S.GRANTED)
     renewal = scene.derive(renews_id=granted.pk)
-    # Even once the first renewal is decided, the permit it renews is not renewed again.
+    # Once its renewal is granted, the permit it renews is not renewed again.
     scene.move(renewal, A.RECEIVE)
     scene.move(renewal, A.PROCESS)
     scene.move(renewal, A.GRANT, **grant_kwargs(VALID_UNTIL, datetime.date(2026, 1, 15), "RTH-2025-1"))
@@ -334,6 +334,18 @@ def test_a_permit_is_renewed_once(scene):
         scene.derive(renews_id=granted.pk)
     assert "renews" in refused.value.message_dict
     assert ResidenceApplication.objects.count() == 2
+
+
+def test_a_permit_whose_renewal_was_rejected_may_be_renewed_again(scene):
+    granted = application_in(scene, S.GRANTED)
+    renewal = scene.derive(renews_id=granted.pk)
+    scene.move(renewal, A.RECEIVE)
+    scene.move(renewal, A.REJECT, note="Faltan antecedentes")
+
+    second = scene.derive(renews_id=granted.pk)
+
+    assert second.renews_id == granted.pk
+    assert set(granted.renewals.values_list("state", flat=True)) == {S.REJECTED, S.DERIVED}
 
 
 @pytest.mark.parametrize("state", [S.DERIVED, S.RECEIVED, S.PROCESSING, S.REJECTED])
