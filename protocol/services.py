@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from cases.access import is_case_officer
 from institutions.models import User
+from kernel.choices import Sex
 from kernel.errors import DomainError
 from kernel.validation import validate_instance
 from protocol.constants import (
@@ -34,6 +35,7 @@ from protocol.models import ProtocolActivation, ProtocolTransition, Referral, Re
 from protocol.selectors import activation_get
 from victims.models import Victim
 from victims.selectors import victim_get
+from victims.services import VICTIM_EDITABLE_FIELDS, _allowed_fields, victim_register
 
 
 class IllegalTransition(DomainError):
@@ -232,3 +234,20 @@ def activation_record_consent(*, actor: User, activation_id, consent_on: datetim
 
 def _actions_from(state: ActivationState) -> list[ActivationAction]:
     return [ActivationAction(action) for action, (starts, _end) in ACTIVATION_TRANSITIONS.items() if state in starts]
+
+
+@transaction.atomic
+def activation_open_for_new_person(
+    *, actor: User, person: dict, requested_by: str, requested_on: datetime.date, **activation
+) -> ProtocolActivation:
+    """A person with no criminal case enters the protocol: registered as a victim of the actor's
+    institution (which then holds over them what a lead holds over a case), and the activation
+    opened for them, as one act. ``person``: victims.services.VICTIM_EDITABLE_FIELDS (identity
+    included: the registering institution may read what it writes). Nothing is saved if either
+    part is refused."""
+    _require_officer(actor)
+    fields = _allowed_fields(person, VICTIM_EDITABLE_FIELDS)
+    victim = victim_register(actor=actor, institution=actor.institution, **{"sex": Sex.UNKNOWN, **fields})
+    return activation_open(
+        actor=actor, victim_id=victim.pk, requested_by=requested_by, requested_on=requested_on, **activation
+    )
