@@ -118,7 +118,12 @@ class ProtocolActivation(TimeStampedModel):
                 func=(
                     f"IF (OLD.state, NEW.state) NOT IN ({_PAIRS_SQL}) THEN "
                     "RAISE EXCEPTION 'protocol activation: % -> % is not a transition', OLD.state, NEW.state "
-                    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
+                    "USING ERRCODE = 'check_violation'; END IF; "
+                    # A move is a transition service's: it moves the version on by exactly one.
+                    # A stale instance saved again, or a bare UPDATE, does not.
+                    "IF NEW.version IS DISTINCT FROM OLD.version + 1 THEN "
+                    "RAISE EXCEPTION 'state changes only through a transition (version % -> %)', OLD.version, "
+                    "NEW.version USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
                 ),
             ),
         ]
@@ -252,7 +257,12 @@ class Referral(TimeStampedModel):
                 func=(
                     f"IF (OLD.state, NEW.state) NOT IN ({_REFERRAL_PAIRS_SQL}) THEN "
                     "RAISE EXCEPTION 'referral: % -> % is not a transition', OLD.state, NEW.state "
-                    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
+                    "USING ERRCODE = 'check_violation'; END IF; "
+                    # A move is a transition service's: it moves the version on by exactly one.
+                    # A stale instance saved again, or a bare UPDATE, does not.
+                    "IF NEW.version IS DISTINCT FROM OLD.version + 1 THEN "
+                    "RAISE EXCEPTION 'state changes only through a transition (version % -> %)', OLD.version, "
+                    "NEW.version USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
                 ),
             ),
         ]
@@ -412,7 +422,12 @@ class ResidenceApplication(TimeStampedModel):
                 func=(
                     f"IF (OLD.state, NEW.state) NOT IN ({_RESIDENCE_PAIRS_SQL}) THEN "
                     "RAISE EXCEPTION 'residence application: % -> % is not a transition', OLD.state, NEW.state "
-                    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
+                    "USING ERRCODE = 'check_violation'; END IF; "
+                    # A move is a transition service's: it moves the version on by exactly one.
+                    # A stale instance saved again, or a bare UPDATE, does not.
+                    "IF NEW.version IS DISTINCT FROM OLD.version + 1 THEN "
+                    "RAISE EXCEPTION 'state changes only through a transition (version % -> %)', OLD.version, "
+                    "NEW.version USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
                 ),
             ),
         ]

@@ -40,6 +40,8 @@ from protocol.models import (
 )
 from protocol.selectors import activation_get
 from protocol.services import IllegalTransition
+from victims.identity import IDENTITY_FIELDS
+from victims.selectors import victim_identity_allowed, victim_list
 
 
 def response_hours(service_type: str) -> int:
@@ -60,6 +62,16 @@ def referral_create(*, actor: User, activation_id, service_type: str, provider_i
     activation = ProtocolActivation.objects.select_for_update().get(pk=activation_id)
     if activation.institution_id != actor.institution_id or not is_case_officer(actor):
         raise PermissionDenied(_("Solo un oficial de la institución que activó el protocolo puede derivar."))
+    # A referral hands the person's identity to the provider: only an institution that may read
+    # it may hand it over (else a grantee at *ver* could refer the victim to itself and read it).
+    if not victim_identity_allowed(user=actor, victim=activation.victim):
+        raise PermissionDenied(
+            _("Su institución no tiene acceso a la identidad de esta víctima, y no puede derivarla a un servicio.")
+        )
+    try:
+        provider_id = int(provider_id)
+    except (TypeError, ValueError):
+        raise ValidationError({"provider": [_("Elija una institución prestadora activa.")]}) from None
     if activation.state != ActivationState.ACTIVE:
         raise IllegalTransition(_("Solo se deriva desde un protocolo activo."))
     if service_type not in ServiceType.values:
@@ -84,9 +96,12 @@ def referral_create(*, actor: User, activation_id, service_type: str, provider_i
 
 
 def referral_visible_to(user: User) -> Q:
-    """Filter of the referrals the user's institution sees: those it provides and those of the
-    protocols it activated."""
-    return Q(provider_id=user.institution_id) | Q(activation__institution_id=user.institution_id)
+    """Filter of the referrals the user's institution sees: those it provides (scoped access,
+    until they close: referral_victim_for_provider), and those of the protocols it activated,
+    while it still sees the victim."""
+    return Q(provider_id=user.institution_id) | Q(
+        activation__institution_id=user.institution_id, activation__victim__in=victim_list(user=user).values("pk")
+    )
 
 
 def referral_get(*, user: User, referral_id) -> Referral:
@@ -174,6 +189,9 @@ def overdue_referrals_notify(*, now: datetime.datetime | None = None) -> int:
             referral = Referral.objects.select_for_update(skip_locked=True).filter(pk=referral_id).first()
             if referral is None or referral.state != ReferralState.PENDING or referral.response_due_at >= now:
                 continue  # taken by a concurrent run, answered or given a new deadline meanwhile
+            recipients = list(_provider_officers(referral.provider_id))
+            if not recipients:
+                continue  # nobody to tell yet: the delay stays untold, and is told once someone is
             alert, created = ReferralOverdueAlert.objects.get_or_create(
                 referral=referral, due_at=referral.response_due_at
             )
@@ -187,7 +205,6 @@ def overdue_referrals_notify(*, now: datetime.datetime | None = None) -> int:
                 "requested": timezone.localtime(referral.requested_at).strftime("%d-%m-%Y %H:%M"),
                 "due": timezone.localtime(referral.response_due_at).strftime("%d-%m-%Y %H:%M"),
             }
-            recipients = list(_provider_officers(referral.provider_id))
             Notification.objects.bulk_create(
                 [Notification(recipient=user, referral=referral, alert=alert, message=message) for user in recipients]
             )
@@ -197,7 +214,9 @@ def overdue_referrals_notify(*, now: datetime.datetime | None = None) -> int:
                 if user.email
             ]
             # Sent only once the notice is committed: a rolled-back run e-mails nobody.
-            transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False))
+            # robust: a mail server failure is logged and does not stop the delays still to tell
+            # (the in-app notice is saved either way).
+            transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False), robust=True)
     return told
 
 
@@ -246,5 +265,11 @@ def provider_inbox(*, user: User) -> QuerySet[Referral]:
     return (
         Referral.objects.filter(provider_id=user.institution_id)
         .select_related("activation__victim", "activation__institution")
+        # Identity only through referral_victim_for_provider (open referrals, audited).
+        .defer(
+            "activation__requester_name",
+            "activation__requester_contact",
+            *(f"activation__victim__{name}" for name in IDENTITY_FIELDS),
+        )
         .order_by(rank, "response_due_at")
     )

@@ -34,6 +34,7 @@ from protocol.constants import (
 )
 from protocol.models import Notification, ResidenceApplication, ResidenceExpiryReminder, ResidenceTransition
 from protocol.services import IllegalTransition
+from victims.identity import IDENTITY_FIELDS
 from victims.models import CaseVictim, Victim
 from victims.selectors import victim_get
 
@@ -105,8 +106,12 @@ def residence_queue(*, user: User) -> QuerySet[ResidenceApplication]:
     """Sermig's queue: every application, open ones first, oldest first."""
     if not (user.is_authenticated and user.is_active and user.is_sermig_officer):
         return ResidenceApplication.objects.none()
-    return ResidenceApplication.objects.select_related("victim", "derived_by_institution").order_by(
-        F("decided_at").asc(nulls_first=True), "derived_at"
+    # Identity only through residence_identity_reveal (audited).
+    victim_identity = (f"victim__{name}" for name in IDENTITY_FIELDS)
+    return (
+        ResidenceApplication.objects.select_related("victim", "derived_by_institution")
+        .defer(*victim_identity)
+        .order_by(F("decided_at").asc(nulls_first=True), "derived_at")
     )
 
 
@@ -264,5 +269,5 @@ def residence_expiry_remind(*, today: datetime.date | None = None) -> int:
                 for user in recipients
                 if user.email
             ]
-            transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False))
+            transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False), robust=True)
     return told

@@ -1,28 +1,32 @@
 """Reads of protocol activations, by what the asking user's institution may see.
 
-An activation is visible to the institution that activated it, and to every institution that
-can see its victim (victims.selectors.victim_list): those following the same person see that
-the person is in the protocol and how it went. Who asked on the victim's behalf (encrypted) is
-read only by the activating institution.
+An activation is visible to every institution that can see its victim
+(victims.selectors.victim_list), the activating one included: an institution that loses sight
+of the victim (a share revoked) loses the activation with it. Who asked on the victim's behalf
+(encrypted) is never loaded here: only protocol.services.activation_requester_reveal reads it,
+for the activating institution, audited.
 """
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from cases.access import NOT_FOUND_MESSAGE
 from institutions.models import User
 from protocol.models import ProtocolActivation
+from victims.identity import IDENTITY_FIELDS
 from victims.selectors import victim_list
 
 
 def activation_list(*, user: User) -> QuerySet[ProtocolActivation]:
     if not user.is_authenticated or not user.is_active or user.institution_id is None:
         return ProtocolActivation.objects.none()
-    return ProtocolActivation.objects.filter(
-        Q(institution_id=user.institution_id) | Q(victim__in=victim_list(user=user).values("pk"))
-    ).select_related("institution", "victim")
+    return (
+        ProtocolActivation.objects.filter(victim__in=victim_list(user=user).values("pk"))
+        .select_related("institution", "victim")
+        .defer("requester_name", "requester_contact", *(f"victim__{name}" for name in IDENTITY_FIELDS))
+    )
 
 
 def activation_get(*, user: User, activation_id) -> ProtocolActivation:

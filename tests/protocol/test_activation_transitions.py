@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F
 from django.http import Http404
 
 from cases.models import Case
@@ -389,7 +390,7 @@ def test_the_database_refuses_a_direct_change_of_state_outside_the_table(world, 
     activation = activation_in(start, world.officer, world.victim)
     rows = ProtocolActivation.objects.filter(pk=activation.pk)
     if (start, end) in ALLOWED_STATE_PAIRS:
-        assert rows.update(state=end) == 1
+        assert rows.update(state=end, version=F("version") + 1) == 1  # as a transition service does
         assert rows.get().state == end
         return
     with pytest.raises(IntegrityError, match="is not a transition"), transaction.atomic():
@@ -519,3 +520,25 @@ def test_a_stale_expected_version_is_refused_as_a_conflict(world, stale_by):
         expected_version=activation.version,
     )
     assert (moved.state, moved.version) == (S.CLOSED, activation.version + 1)
+
+
+@pytest.mark.parametrize(("start", "end"), ALLOWED_STATE_PAIRS)
+def test_a_move_that_does_not_move_the_version_on_is_refused_even_along_the_table(world, start, end):
+    # Only a transition service moves the state, and it moves the version on by one: a bare
+    # UPDATE, or an old copy of the row saved again, does not.
+    activation = activation_in(start, world.officer, world.victim)
+    rows = ProtocolActivation.objects.filter(pk=activation.pk)
+    with pytest.raises(IntegrityError, match="only through a transition"), transaction.atomic():
+        rows.update(state=end)
+    assert rows.get().state == start
+
+
+def test_a_stale_copy_saved_again_cannot_undo_a_transition(world):
+    activation = activation_in(S.ACTIVE, world.officer, world.victim)
+    stale = ProtocolActivation.objects.get(pk=activation.pk)
+    activation_transition(
+        actor=world.officer, activation_id=activation.pk, action=ActivationAction.CLOSE, note="Reintegrada"
+    )
+    with pytest.raises(IntegrityError, match="only through a transition"), transaction.atomic():
+        stale.save()
+    assert ProtocolActivation.objects.get(pk=activation.pk).state == S.CLOSED

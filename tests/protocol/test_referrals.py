@@ -9,6 +9,7 @@ import itertools
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
@@ -379,7 +380,7 @@ def test_the_database_lets_a_transition_pair_through(world, start, end):
     # The other half: the trigger is not refusing everything.
     referral = world.referral_in(start)
 
-    Referral.objects.filter(pk=referral.pk).update(**_consistent_fields(end, timezone.now()))
+    Referral.objects.filter(pk=referral.pk).update(**_consistent_fields(end, timezone.now()), version=F("version") + 1)
 
     referral.refresh_from_db()
     assert referral.state == end
