@@ -66,6 +66,11 @@ class ProtocolActivation(TimeStampedModel):
         validators=[validate_not_in_future],
         help_text=_("La víctima consintió, informada, en ingresar al protocolo."),
     )
+    # Who recorded the consent, and when (access-model.md: a consent record says who recorded it).
+    consent_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    consent_recorded_at = models.DateTimeField(_("consentimiento registrado"), null=True, blank=True)
     state = models.CharField(
         _("estado"), max_length=20, choices=ActivationState.choices, default=ActivationState.REQUESTED, editable=False
     )
@@ -102,6 +107,11 @@ class ProtocolActivation(TimeStampedModel):
             models.CheckConstraint(
                 name="activation_active_needs_consent",
                 condition=~Q(state__in=[ActivationState.ACTIVE, ActivationState.CLOSED]) | Q(consent_on__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="activation_consent_recorded_with_who",
+                condition=Q(consent_on__isnull=True, consent_recorded_by__isnull=True, consent_recorded_at__isnull=True)
+                | Q(consent_on__isnull=False, consent_recorded_by__isnull=False, consent_recorded_at__isnull=False),
             ),
             models.CheckConstraint(
                 name="activation_consent_after_request",

@@ -114,9 +114,12 @@ def referral_get(*, user: User, referral_id) -> Referral:
 
 
 @transaction.atomic
-def referral_transition(*, actor: User, referral_id, action: str, note: str = "") -> Referral:
+def referral_transition(
+    *, actor: User, referral_id, action: str, note: str = "", expected_version: int | None = None
+) -> Referral:
     """Move a referral: the provider accepts, rejects, starts and completes it; the referring
-    institution cancels it. Same refusals as protocol.services.activation_transition."""
+    institution cancels it. Same refusals as protocol.services.activation_transition, a stale
+    ``expected_version`` included."""
     if action not in REFERRAL_TRANSITIONS:
         raise ValidationError({"action": [_("Acción desconocida.")]})
     referral_get(user=actor, referral_id=referral_id)
@@ -130,6 +133,11 @@ def referral_transition(*, actor: User, referral_id, action: str, note: str = ""
             else _("Esta acción corresponde a un oficial de la institución que derivó.")
         )
     current = ReferralState(referral.state)
+    if expected_version is not None and referral.version != expected_version:
+        raise IllegalTransition(
+            _("Otra persona cambió esta derivación mientras usted la veía: ahora está «%(state)s».")
+            % {"state": current.label}
+        )
     if current not in starts:
         raise IllegalTransition(
             _("No se puede «%(action)s» una derivación que está «%(state)s».")

@@ -141,9 +141,11 @@ def residence_transition(
     permit_number: str = "",
     valid_from: datetime.date | None = None,
     valid_until: datetime.date | None = None,
+    expected_version: int | None = None,
 ) -> ResidenceApplication:
     """Sermig works its queue: receive, process, grant (permit number and validity) or reject
-    (with the reason). Only Sermig officers; the same refusals as the other state machines."""
+    (with the reason). Only Sermig officers; the same refusals as the other state machines, a
+    stale ``expected_version`` included."""
     if action not in RESIDENCE_TRANSITIONS:
         raise ValidationError({"action": [_("Acción desconocida.")]})
     residence_get(user=actor, application_id=application_id)
@@ -152,6 +154,11 @@ def residence_transition(
     application = ResidenceApplication.objects.select_for_update().get(pk=application_id)
     starts, target = RESIDENCE_TRANSITIONS[action]
     current = ResidenceState(application.state)
+    if expected_version is not None and application.version != expected_version:
+        raise IllegalTransition(
+            _("Otra persona cambió esta solicitud mientras usted la veía: ahora está «%(state)s».")
+            % {"state": current.label}
+        )
     if current not in starts:
         raise IllegalTransition(
             _("No se puede «%(action)s» una solicitud que está «%(state)s».")

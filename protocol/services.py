@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -85,6 +85,8 @@ def activation_open(
         requester_contact=requester_contact if requested_by == RequestedBy.THIRD_PARTY else "",
         requested_on=requested_on,
         consent_on=consent_on,
+        consent_recorded_by=actor if consent_on else None,
+        consent_recorded_at=timezone.now() if consent_on else None,
         created_by=actor,
     )
     try:
@@ -220,14 +222,18 @@ def activation_record_consent(*, actor: User, activation_id, consent_on: datetim
     activation = _locked_for_change(actor, activation_id)
     if not activation.is_open:
         raise IllegalTransition(_("La activación ya terminó: no se registra consentimiento en ella."))
+    if consent_on is None:
+        raise ValidationError({"consent_on": [_("Indique la fecha del consentimiento informado.")]})
     activation.consent_on = consent_on
     validate_instance(activation)
-    try:
-        ProtocolActivation.objects.filter(pk=activation.pk).update(
-            consent_on=consent_on, version=F("version") + 1, updated_at=timezone.now()
-        )
-    except IntegrityError as exc:  # a rule validate_instance mirrors; never expected
-        raise ValidationError({"consent_on": [_("Fecha no válida.")]}) from exc
+    now = timezone.now()
+    ProtocolActivation.objects.filter(pk=activation.pk).update(
+        consent_on=consent_on,
+        consent_recorded_by=actor,
+        consent_recorded_at=now,
+        version=F("version") + 1,
+        updated_at=now,
+    )
     activation.refresh_from_db()
     return activation
 

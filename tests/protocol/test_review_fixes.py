@@ -113,3 +113,52 @@ def test_the_provider_reads_the_minimum_data_of_a_referral_the_lead_made(officer
     )
     data = referral_victim_for_provider(user=provider_officer, referral_id=referral.pk)
     assert data["code"] == activation.victim.code
+
+
+def test_the_consent_says_who_recorded_it_and_when(officer, institution):
+    from protocol.services import activation_record_consent
+    from tests.protocol.referral_helpers import open_activation
+
+    activation = open_activation(institution=institution, officer=officer, consent=False)
+    assert activation.consent_recorded_by is None and activation.consent_recorded_at is None
+    recorded = activation_record_consent(actor=officer, activation_id=activation.pk, consent_on=activation.requested_on)
+    assert recorded.consent_recorded_by == officer and recorded.consent_recorded_at is not None
+
+
+def test_a_consent_without_a_date_is_a_field_error(officer, institution):
+    from django.core.exceptions import ValidationError
+
+    from protocol.services import activation_record_consent
+    from tests.protocol.referral_helpers import open_activation
+
+    activation = open_activation(institution=institution, officer=officer, consent=False)
+    with pytest.raises(ValidationError) as refused:
+        activation_record_consent(actor=officer, activation_id=activation.pk, consent_on=None)
+    assert "consent_on" in refused.value.message_dict
+
+
+def test_a_stale_version_refuses_a_referral_move(officer, institution):
+    from protocol.constants import ReferralAction
+    from protocol.referrals import referral_transition
+    from protocol.services import IllegalTransition
+
+    ensure_service_deadlines()
+    provider_officer = UserFactory(institution=InstitutionFactory(short_name="ACOGIDA"))
+    activation = active_activation(institution=institution, officer=officer)
+    referral = referral_create(
+        actor=officer,
+        activation_id=activation.pk,
+        service_type=ServiceType.SHELTER,
+        provider_id=provider_officer.institution_id,
+    )
+    with pytest.raises(IllegalTransition):
+        referral_transition(
+            actor=provider_officer,
+            referral_id=referral.pk,
+            action=ReferralAction.ACCEPT,
+            expected_version=referral.version + 1,
+        )
+    moved = referral_transition(
+        actor=provider_officer, referral_id=referral.pk, action=ReferralAction.ACCEPT, expected_version=referral.version
+    )
+    assert moved.version == referral.version + 1
