@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from cases.access import NOT_FOUND_MESSAGE, is_case_officer
-from institutions.constants import Role
+from institutions.constants import InstitutionKind, Role
 from institutions.models import User
 from kernel.audit import audit_record
 from kernel.constants import AccessAction
@@ -49,8 +49,23 @@ RENEWAL_REFUSED_MESSAGE = _lazy(
 PERMIT_IDENTITY_FIELDS = ("given_names", "surnames", "document_type", "document_number", "birth_date")
 
 
+def has_sermig_capability(user: User) -> bool:
+    """The *oficial Sermig* capability counts only for a user of a migration-service institution:
+    a flag set by mistake on another institution's user opens no queue and no identity."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and user.is_sermig_officer
+        and user.institution_id is not None
+        and user.institution.kind == InstitutionKind.MIGRATION
+    )
+
+
+SERMIG_USERS = Q(is_sermig_officer=True, institution__kind=InstitutionKind.MIGRATION)
+
+
 def is_sermig_officer(user: User) -> bool:
-    return is_case_officer(user) and user.is_sermig_officer
+    return is_case_officer(user) and has_sermig_capability(user)
 
 
 def _may_derive(actor: User, victim: Victim) -> bool:
@@ -104,7 +119,7 @@ def residence_derive(*, actor: User, victim_id, note: str = "", renews_id=None) 
 
 def residence_queue(*, user: User) -> QuerySet[ResidenceApplication]:
     """Sermig's queue: every application, open ones first, oldest first."""
-    if not (user.is_authenticated and user.is_active and user.is_sermig_officer):
+    if not has_sermig_capability(user):
         return ResidenceApplication.objects.none()
     # Identity only through residence_identity_reveal (audited).
     victim_identity = (f"victim__{name}" for name in IDENTITY_FIELDS)
@@ -119,7 +134,7 @@ def residence_visible(*, user: User) -> QuerySet[ResidenceApplication]:
     """Sermig sees all; an institution sees the applications it derived."""
     if not user.is_authenticated or not user.is_active or user.institution_id is None:
         return ResidenceApplication.objects.none()
-    if user.is_sermig_officer:
+    if has_sermig_capability(user):
         return ResidenceApplication.objects.all()
     return ResidenceApplication.objects.filter(derived_by_institution_id=user.institution_id)
 
@@ -265,7 +280,7 @@ def residence_expiry_remind(*, today: datetime.date | None = None) -> int:
             }
             recipients = list(
                 User.objects.filter(is_active=True, is_api_client=False, role=Role.CASE_OFFICER).filter(
-                    Q(institution_id=application.derived_by_institution_id) | Q(is_sermig_officer=True)
+                    Q(institution_id=application.derived_by_institution_id) | SERMIG_USERS
                 )
             )
             Notification.objects.bulk_create(

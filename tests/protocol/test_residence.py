@@ -131,7 +131,9 @@ def scene() -> Scene:
     grantee = InstitutionFactory(short_name="FISC-G", name="Fiscalía (colabora)", kind=InstitutionKind.PROSECUTION)
     registrar = InstitutionFactory(short_name="OPD-R", name="Oficina de protección (registró sin causa)")
     secretariat = InstitutionFactory(short_name="SPD", name="Subsecretaría (Secretaría MITP)")
-    sermig = InstitutionFactory(short_name="SERMIG", name="Servicio Nacional de Migraciones")
+    sermig = InstitutionFactory(
+        short_name="SERMIG", name="Servicio Nacional de Migraciones", kind=InstitutionKind.MIGRATION
+    )
     sermig.kind = InstitutionKind.MIGRATION
     sermig.save()
     unrelated = InstitutionFactory(short_name="AJENA", name="Institución ajena")
@@ -768,7 +770,7 @@ def people(scene) -> Scene:
     """Who is told and who is not, around the deriving institution (lead) and Sermig."""
     scene.lead_officer_without_email = UserFactory(institution=scene.lead, email="")
     scene.other_sermig = UserFactory(
-        institution=InstitutionFactory(short_name="SERMIG-AR", name="Sermig Arica"),
+        institution=InstitutionFactory(short_name="SERMIG-AR", name="Sermig Arica", kind=InstitutionKind.MIGRATION),
         is_sermig_officer=True,
         email="arica@sermig.cl",
     )
@@ -866,3 +868,15 @@ def test_each_permit_is_announced_to_its_own_deriving_institution(people, django
     }
     assert told[from_lead.pk] == {scene.lead_officer.pk, scene.lead_officer_without_email.pk} | sermig_officers
     assert told[from_registrar.pk] == {scene.registrar_officer.pk} | sermig_officers
+
+
+def test_the_sermig_flag_on_a_user_of_another_institution_opens_nothing(scene):
+    # The capability belongs to the migration service: a flag set by mistake on a police user
+    # opens no queue, no application and no identity.
+    misflagged = UserFactory(institution=scene.lead, is_sermig_officer=True)
+    application = scene.derive()
+    assert not residence_queue(user=misflagged).exists()
+    with pytest.raises(PermissionDenied):
+        residence_transition(actor=misflagged, application_id=application.pk, action=A.RECEIVE)
+    with pytest.raises(PermissionDenied):
+        residence_identity_reveal(user=misflagged, application_id=application.pk)
