@@ -37,7 +37,26 @@ from protocol.constants import (
     ServiceType,
 )
 
-_PAIRS_SQL = ", ".join(f"('{start}', '{end}')" for start, end in ALLOWED_STATE_PAIRS)
+
+def state_moves_by_transition_only(name: str, pairs, what: str) -> pgtrigger.Trigger:
+    """The database's half of a state machine: a change of ``state`` must be one of ``pairs``
+    (the transition table) and move ``version`` on by exactly one, as the transition services
+    do. A stale instance saved again, or a bare UPDATE, cannot move a state."""
+    pairs_sql = ", ".join(f"('{start}', '{end}')" for start, end in pairs)
+    return pgtrigger.Trigger(
+        name=name,
+        operation=pgtrigger.Update,
+        when=pgtrigger.Before,
+        condition=pgtrigger.Q(old__state__df=pgtrigger.F("new__state")),
+        func=(
+            f"IF (OLD.state, NEW.state) NOT IN ({pairs_sql}) THEN "
+            f"RAISE EXCEPTION '{what}: % -> % is not a transition', OLD.state, NEW.state "
+            "USING ERRCODE = 'check_violation'; END IF; "
+            "IF NEW.version IS DISTINCT FROM OLD.version + 1 THEN "
+            "RAISE EXCEPTION 'state changes only through a transition (version % -> %)', OLD.version, "
+            "NEW.version USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
+        ),
+    )
 
 
 @track_changes
@@ -120,21 +139,8 @@ class ProtocolActivation(TimeStampedModel):
             models.CheckConstraint(name="activation_version_positive", condition=Q(version__gte=1)),
         ]
         triggers = [
-            pgtrigger.Trigger(
-                name="activation_state_moves_by_transition_only",
-                operation=pgtrigger.Update,
-                when=pgtrigger.Before,
-                condition=pgtrigger.Q(old__state__df=pgtrigger.F("new__state")),
-                func=(
-                    f"IF (OLD.state, NEW.state) NOT IN ({_PAIRS_SQL}) THEN "
-                    "RAISE EXCEPTION 'protocol activation: % -> % is not a transition', OLD.state, NEW.state "
-                    "USING ERRCODE = 'check_violation'; END IF; "
-                    # A move is a transition service's: it moves the version on by exactly one.
-                    # A stale instance saved again, or a bare UPDATE, does not.
-                    "IF NEW.version IS DISTINCT FROM OLD.version + 1 THEN "
-                    "RAISE EXCEPTION 'state changes only through a transition (version % -> %)', OLD.version, "
-                    "NEW.version USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
-                ),
+            state_moves_by_transition_only(
+                "activation_state_moves_by_transition_only", ALLOWED_STATE_PAIRS, "protocol activation"
             ),
         ]
 
@@ -157,27 +163,39 @@ class ProtocolActivation(TimeStampedModel):
             raise ValidationError(errors)
 
 
-class ProtocolTransition(models.Model):
-    """One move of an activation: the timeline of the victim's protocol page. Append-only."""
+class TransitionRecord(models.Model):
+    """One move of a state machine's record (its timeline): from where, to where, by which
+    action, who, from which institution, when, and why. Append-only (each concrete model's
+    trigger); the first row of a record has no action (the request itself)."""
 
-    activation = models.ForeignKey(ProtocolActivation, on_delete=models.CASCADE, related_name="transitions")
-    action = models.CharField(max_length=20, choices=ActivationAction.choices, blank=True)  # blank: the request
-    from_state = models.CharField(max_length=20, choices=ActivationState.choices, blank=True)
-    to_state = models.CharField(max_length=20, choices=ActivationState.choices)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
     note = models.TextField(blank=True)
 
     class Meta:
+        abstract = True
         default_permissions = ()
         ordering = ["at", "id"]
-        triggers = [
-            pgtrigger.Protect(name="protocol_transition_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
-        ]
 
     def __str__(self) -> str:
         return f"{self.from_state or '—'} → {self.to_state}"
+
+
+class ProtocolTransition(TransitionRecord):
+    """One move of an activation: the timeline of the victim's protocol page. Append-only."""
+
+    activation = models.ForeignKey(ProtocolActivation, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField(max_length=20, choices=ActivationAction.choices, blank=True)
+    from_state = models.CharField(max_length=20, choices=ActivationState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=ActivationState.choices)
+
+    class Meta(TransitionRecord.Meta):
+        triggers = [
+            pgtrigger.Protect(name="protocol_transition_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+        ]
 
 
 class ServiceDeadline(models.Model):
@@ -197,9 +215,6 @@ class ServiceDeadline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_service_type_display()}: {self.response_hours} h"
-
-
-_REFERRAL_PAIRS_SQL = ", ".join(f"('{start}', '{end}')" for start, end in ALLOWED_REFERRAL_STATE_PAIRS)
 
 
 @track_changes
@@ -259,21 +274,8 @@ class Referral(TimeStampedModel):
             models.CheckConstraint(name="referral_version_positive", condition=Q(version__gte=1)),
         ]
         triggers = [
-            pgtrigger.Trigger(
-                name="referral_state_moves_by_transition_only",
-                operation=pgtrigger.Update,
-                when=pgtrigger.Before,
-                condition=pgtrigger.Q(old__state__df=pgtrigger.F("new__state")),
-                func=(
-                    f"IF (OLD.state, NEW.state) NOT IN ({_REFERRAL_PAIRS_SQL}) THEN "
-                    "RAISE EXCEPTION 'referral: % -> % is not a transition', OLD.state, NEW.state "
-                    "USING ERRCODE = 'check_violation'; END IF; "
-                    # A move is a transition service's: it moves the version on by exactly one.
-                    # A stale instance saved again, or a bare UPDATE, does not.
-                    "IF NEW.version IS DISTINCT FROM OLD.version + 1 THEN "
-                    "RAISE EXCEPTION 'state changes only through a transition (version % -> %)', OLD.version, "
-                    "NEW.version USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
-                ),
+            state_moves_by_transition_only(
+                "referral_state_moves_by_transition_only", ALLOWED_REFERRAL_STATE_PAIRS, "referral"
             ),
         ]
 
@@ -285,27 +287,18 @@ class Referral(TimeStampedModel):
         return self.state in OPEN_REFERRAL_STATES
 
 
-class ReferralTransition(models.Model):
+class ReferralTransition(TransitionRecord):
     """One move of a referral (the timeline). Append-only."""
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="transitions")
-    action = models.CharField(max_length=20, choices=ReferralAction.choices, blank=True)  # blank: the request
+    action = models.CharField(max_length=20, choices=ReferralAction.choices, blank=True)
     from_state = models.CharField(max_length=20, choices=ReferralState.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=ReferralState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(auto_now_add=True)
-    note = models.TextField(blank=True)
 
-    class Meta:
-        default_permissions = ()
-        ordering = ["at", "id"]
+    class Meta(TransitionRecord.Meta):
         triggers = [
             pgtrigger.Protect(name="referral_transition_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
         ]
-
-    def __str__(self) -> str:
-        return f"{self.from_state or '—'} → {self.to_state}"
 
 
 class ReferralOverdueAlert(models.Model):
@@ -354,9 +347,6 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message[:60]
-
-
-_RESIDENCE_PAIRS_SQL = ", ".join(f"('{start}', '{end}')" for start, end in ALLOWED_RESIDENCE_STATE_PAIRS)
 
 
 @track_changes
@@ -424,21 +414,8 @@ class ResidenceApplication(TimeStampedModel):
             models.CheckConstraint(name="residence_version_positive", condition=Q(version__gte=1)),
         ]
         triggers = [
-            pgtrigger.Trigger(
-                name="residence_state_moves_by_transition_only",
-                operation=pgtrigger.Update,
-                when=pgtrigger.Before,
-                condition=pgtrigger.Q(old__state__df=pgtrigger.F("new__state")),
-                func=(
-                    f"IF (OLD.state, NEW.state) NOT IN ({_RESIDENCE_PAIRS_SQL}) THEN "
-                    "RAISE EXCEPTION 'residence application: % -> % is not a transition', OLD.state, NEW.state "
-                    "USING ERRCODE = 'check_violation'; END IF; "
-                    # A move is a transition service's: it moves the version on by exactly one.
-                    # A stale instance saved again, or a bare UPDATE, does not.
-                    "IF NEW.version IS DISTINCT FROM OLD.version + 1 THEN "
-                    "RAISE EXCEPTION 'state changes only through a transition (version % -> %)', OLD.version, "
-                    "NEW.version USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
-                ),
+            state_moves_by_transition_only(
+                "residence_state_moves_by_transition_only", ALLOWED_RESIDENCE_STATE_PAIRS, "residence application"
             ),
         ]
 
@@ -446,27 +423,18 @@ class ResidenceApplication(TimeStampedModel):
         return f"Residencia {self.victim_id} ({self.get_state_display()})"
 
 
-class ResidenceTransition(models.Model):
+class ResidenceTransition(TransitionRecord):
     """One step of an application (Sermig's history of it). Append-only."""
 
     application = models.ForeignKey(ResidenceApplication, on_delete=models.CASCADE, related_name="transitions")
-    action = models.CharField(max_length=20, choices=ResidenceAction.choices, blank=True)  # blank: the derivation
+    action = models.CharField(max_length=20, choices=ResidenceAction.choices, blank=True)
     from_state = models.CharField(max_length=20, choices=ResidenceState.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=ResidenceState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    institution = models.ForeignKey("institutions.Institution", on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(auto_now_add=True)
-    note = models.TextField(blank=True)
 
-    class Meta:
-        default_permissions = ()
-        ordering = ["at", "id"]
+    class Meta(TransitionRecord.Meta):
         triggers = [
             pgtrigger.Protect(name="residence_transition_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
         ]
-
-    def __str__(self) -> str:
-        return f"{self.from_state or '—'} → {self.to_state}"
 
 
 class ResidenceExpiryReminder(models.Model):

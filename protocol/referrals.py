@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.http import Http404
@@ -31,13 +29,13 @@ from protocol.constants import (
     ServiceType,
 )
 from protocol.models import (
-    Notification,
     ProtocolActivation,
     Referral,
     ReferralOverdueAlert,
     ReferralTransition,
     ServiceDeadline,
 )
+from protocol.notifications import notify
 from protocol.selectors import activation_get
 from protocol.services import IllegalTransition
 from victims.identity import IDENTITY_FIELDS
@@ -213,18 +211,7 @@ def overdue_referrals_notify(*, now: datetime.datetime | None = None) -> int:
                 "requested": timezone.localtime(referral.requested_at).strftime("%d-%m-%Y %H:%M"),
                 "due": timezone.localtime(referral.response_due_at).strftime("%d-%m-%Y %H:%M"),
             }
-            Notification.objects.bulk_create(
-                [Notification(recipient=user, referral=referral, alert=alert, message=message) for user in recipients]
-            )
-            mails = [
-                (_("MITP: derivación atrasada"), message, settings.DEFAULT_FROM_EMAIL, [user.email])
-                for user in recipients
-                if user.email
-            ]
-            # Sent only once the notice is committed: a rolled-back run e-mails nobody.
-            # robust: a mail server failure is logged and does not stop the delays still to tell
-            # (the in-app notice is saved either way).
-            transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False), robust=True)
+            notify(recipients, subject=_("MITP: derivación atrasada"), message=message, referral=referral, alert=alert)
     return told
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
@@ -32,7 +30,8 @@ from protocol.constants import (
     ResidenceAction,
     ResidenceState,
 )
-from protocol.models import Notification, ResidenceApplication, ResidenceExpiryReminder, ResidenceTransition
+from protocol.models import ResidenceApplication, ResidenceExpiryReminder, ResidenceTransition
+from protocol.notifications import notify
 from protocol.services import IllegalTransition
 from victims.identity import IDENTITY_FIELDS
 from victims.models import CaseVictim, Victim
@@ -283,13 +282,10 @@ def residence_expiry_remind(*, today: datetime.date | None = None) -> int:
                     Q(institution_id=application.derived_by_institution_id) | SERMIG_USERS
                 )
             )
-            Notification.objects.bulk_create(
-                [Notification(recipient=user, residence_reminder=reminder, message=message) for user in recipients]
+            notify(
+                recipients,
+                subject=_("MITP: permiso de residencia por vencer"),
+                message=message,
+                residence_reminder=reminder,
             )
-            mails = [
-                (_("MITP: permiso de residencia por vencer"), message, settings.DEFAULT_FROM_EMAIL, [user.email])
-                for user in recipients
-                if user.email
-            ]
-            transaction.on_commit(lambda mails=mails: send_mass_mail(mails, fail_silently=False), robust=True)
     return told
