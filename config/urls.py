@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("cases.urls")),
     path("", include("victims.urls")),
     path("", include("institutions.urls")),
+    path("", include("protocol.urls")),
     path("api/v1/", include("config.api_urls")),
     path("o/", include("api.urls")),
     path("admin-sistema/", admin.site.urls),

@@ -318,7 +318,8 @@ class ReferralOverdueAlert(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app notice to one user (the header's list); also sent by e-mail when created."""
+    """An in-app notice to one user (the header's list); also e-mailed to them, once, by the
+    retrying task protocol.tasks.send_notification_mail (``mailed_at`` says it left)."""
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
@@ -326,9 +327,15 @@ class Notification(models.Model):
     residence_reminder = models.ForeignKey(
         "ResidenceExpiryReminder", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    # The e-mail's subject and body are the notice's own: no victim identity ever goes in them
+    # (pseudonymous codes only), since mail leaves the system.
+    subject = models.CharField(max_length=200, blank=True)
     message = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Set in the transaction that hands the e-mail to the mail server: a retried or repeated
+    # task sends nothing for a row already mailed.
+    mailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         default_permissions = ()

@@ -58,14 +58,7 @@ def referral_create(*, actor: User, activation_id, service_type: str, provider_i
     """
     activation_get(user=actor, activation_id=activation_id)  # Http404 when not visible
     activation = ProtocolActivation.objects.select_for_update().get(pk=activation_id)
-    if activation.institution_id != actor.institution_id or not is_case_officer(actor):
-        raise PermissionDenied(_("Solo un oficial de la institución que activó el protocolo puede derivar."))
-    # A referral hands the person's identity to the provider: only an institution that may read
-    # it may hand it over (else a grantee at *ver* could refer the victim to itself and read it).
-    if not victim_identity_allowed(user=actor, victim=activation.victim):
-        raise PermissionDenied(
-            _("Su institución no tiene acceso a la identidad de esta víctima, y no puede derivarla a un servicio.")
-        )
+    referral_require_referrer(actor, activation)
     try:
         provider_id = int(provider_id)
     except (TypeError, ValueError):
@@ -91,6 +84,29 @@ def referral_create(*, actor: User, activation_id, service_type: str, provider_i
         referral=referral, to_state=ReferralState.PENDING, actor=actor, institution_id=actor.institution_id, note=note
     )
     return referral
+
+
+def referral_require_referrer(actor: User, activation: ProtocolActivation) -> None:
+    """Only a case officer of the activating institution refers, and only if it may read the
+    victim's identity (PermissionDenied): a referral hands the person's identity to the provider,
+    so an institution that may not read it may not hand it over (else a grantee at *ver* could
+    refer the victim to itself and read it)."""
+    if activation.institution_id != actor.institution_id or not is_case_officer(actor):
+        raise PermissionDenied(_("Solo un oficial de la institución que activó el protocolo puede derivar."))
+    if not victim_identity_allowed(user=actor, victim=activation.victim):
+        raise PermissionDenied(
+            _("Su institución no tiene acceso a la identidad de esta víctima, y no puede derivarla a un servicio.")
+        )
+
+
+def referral_require_party(actor: User, referral: Referral) -> None:
+    """Moves of a referral are for case officers of the provider or of the referring institution
+    (which of them, per move: REFERRAL_TRANSITIONS). PermissionDenied for anyone else."""
+    parties = (referral.provider_id, referral.activation.institution_id)
+    if actor.institution_id not in parties or not is_case_officer(actor):
+        raise PermissionDenied(
+            _("Solo un oficial de la institución prestadora o de la que derivó actúa sobre esta derivación.")
+        )
 
 
 def referral_visible_to(user: User) -> Q:

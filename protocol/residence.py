@@ -80,16 +80,20 @@ def _may_derive(actor: User, victim: Victim) -> bool:
     return leads_a_case or registered_without_case
 
 
+def residence_require_deriver(actor: User, victim: Victim) -> None:
+    if not _may_derive(actor, victim):
+        raise PermissionDenied(
+            _("Solo la institución a cargo de una causa de la víctima, o la Secretaría MITP, deriva a Sermig.")
+        )
+
+
 @transaction.atomic
 def residence_derive(*, actor: User, victim_id, note: str = "", renews_id=None) -> ResidenceApplication:
     """Derive a victim to Sermig: the lead institution of one of the victim's cases (or the one
     that registered a victim without a case), or the Secretaría MITP. A renewal names the granted
     application it renews."""
     victim = victim_get(user=actor, victim_id=victim_id)
-    if not _may_derive(actor, victim):
-        raise PermissionDenied(
-            _("Solo la institución a cargo de una causa de la víctima, o la Secretaría MITP, deriva a Sermig.")
-        )
+    residence_require_deriver(actor, victim)
     Victim.objects.select_for_update().filter(pk=victim.pk).values_list("pk", flat=True).get()
     renews = None
     if renews_id is not None:
@@ -163,8 +167,7 @@ def residence_transition(
     if action not in RESIDENCE_TRANSITIONS:
         raise ValidationError({"action": [_("Acción desconocida.")]})
     residence_get(user=actor, application_id=application_id)
-    if not is_sermig_officer(actor):
-        raise PermissionDenied(_("Solo un oficial de Sermig tramita las solicitudes de residencia."))
+    residence_require_sermig_officer(actor)
     application = ResidenceApplication.objects.select_for_update().get(pk=application_id)
     starts, target = RESIDENCE_TRANSITIONS[action]
     current = ResidenceState(application.state)
@@ -289,3 +292,23 @@ def residence_expiry_remind(*, today: datetime.date | None = None) -> int:
                 residence_reminder=reminder,
             )
     return told
+
+
+def residence_require_sermig_officer(actor: User) -> None:
+    if not is_sermig_officer(actor):
+        raise PermissionDenied(_("Solo un oficial de Sermig tramita las solicitudes de residencia."))
+
+
+def residence_derive_allowed(*, user: User, victim: Victim) -> bool:
+    """Whether the page offers «Derivar a Sermig» (residence_derive decides again on the POST)."""
+    return _may_derive(user, victim)
+
+
+def renewable_applications(*, user: User, victim: Victim) -> QuerySet[ResidenceApplication]:
+    """The victim's granted permits, visible to the user, that may still be renewed."""
+    return (
+        residence_visible(user=user)
+        .filter(victim=victim, state=ResidenceState.GRANTED)
+        .exclude(renewals__state__in=RENEWAL_STANDING)
+        .defer("permit_number")
+    )

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from cases.access import NOT_FOUND_MESSAGE
 from institutions.models import User
-from protocol.models import ProtocolActivation
+from protocol.models import Notification, ProtocolActivation
 from victims.identity import IDENTITY_FIELDS
 from victims.selectors import victim_list
 
@@ -39,3 +40,22 @@ def activation_get(*, user: User, activation_id) -> ProtocolActivation:
 def victim_activations(*, user: User, victim_id) -> QuerySet[ProtocolActivation]:
     """A victim's activations, newest first, with their timelines (callers check the victim)."""
     return activation_list(user=user).filter(victim_id=victim_id).prefetch_related("transitions")
+
+
+# --- notifications (the header's count and the list) -----------------------------------------
+
+
+def notification_list(*, user: User) -> QuerySet[Notification]:
+    """A user's own notices, newest first. Nobody reads another person's."""
+    if not user.is_authenticated:
+        return Notification.objects.none()
+    return Notification.objects.filter(recipient=user).select_related("referral", "residence_reminder")
+
+
+def unread_notification_count(*, user: User) -> int:
+    return notification_list(user=user).filter(read_at__isnull=True).count()
+
+
+def notifications_mark_read(*, user: User) -> int:
+    """The user has seen their notices (only their own: the filter is the recipient)."""
+    return notification_list(user=user).filter(read_at__isnull=True).update(read_at=timezone.now())

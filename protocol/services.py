@@ -17,7 +17,9 @@ from django.utils.translation import gettext as _
 
 from cases.access import is_case_officer
 from institutions.models import User
+from kernel.audit import audit_record
 from kernel.choices import Sex
+from kernel.constants import AccessAction
 from kernel.errors import DomainError
 from kernel.validation import validate_instance
 from protocol.constants import (
@@ -43,7 +45,7 @@ class IllegalTransition(DomainError):
         super().__init__(message, code="illegal_transition")
 
 
-def _require_officer(actor: User) -> None:
+def require_officer(actor: User) -> None:
     if not is_case_officer(actor):
         raise PermissionDenied(
             _("Su rol no permite gestionar el Protocolo de Atención: solo un oficial de casos puede hacerlo.")
@@ -73,8 +75,8 @@ def activation_open(
     The activation starts *solicitada*, led by the actor's institution. Refused (ValidationError
     on ``victim``) when the victim already has an open activation, whoever opened it.
     """
-    _require_officer(actor)
     victim = victim_get(user=actor, victim_id=victim_id)
+    require_officer(actor)
     # Two officers activating for the same person at once: the second waits, then is refused.
     Victim.objects.select_for_update().filter(pk=victim.pk).values_list("pk", flat=True).get()
     activation = ProtocolActivation(
@@ -108,12 +110,18 @@ def activation_open(
     return activation
 
 
+def activation_require_manager(actor: User, activation: ProtocolActivation) -> None:
+    """Only a case officer of the activating institution moves an activation (PermissionDenied).
+    Pages call it before reading the form, so a refused user is told so, not about the input."""
+    if activation.institution_id != actor.institution_id:
+        raise PermissionDenied(_("Solo la institución que activó el protocolo puede gestionarlo."))
+    require_officer(actor)
+
+
 def _locked_for_change(actor: User, activation_id) -> ProtocolActivation:
     activation_get(user=actor, activation_id=activation_id)  # Http404 when not visible
     activation = ProtocolActivation.objects.select_for_update().get(pk=activation_id)
-    if activation.institution_id != actor.institution_id:
-        raise PermissionDenied(_("Solo la institución que activó el protocolo puede gestionarlo."))
-    _require_officer(actor)
+    activation_require_manager(actor, activation)
     return activation
 
 
@@ -251,9 +259,30 @@ def activation_open_for_new_person(
     opened for them, as one act. ``person``: victims.services.VICTIM_EDITABLE_FIELDS (identity
     included: the registering institution may read what it writes). Nothing is saved if either
     part is refused."""
-    _require_officer(actor)
+    require_officer(actor)
     fields = _allowed_fields(person, VICTIM_EDITABLE_FIELDS)
     victim = victim_register(actor=actor, institution=actor.institution, **{"sex": Sex.UNKNOWN, **fields})
     return activation_open(
         actor=actor, victim_id=victim.pk, requested_by=requested_by, requested_on=requested_on, **activation
     )
+
+
+@transaction.atomic
+def activation_requester_reveal(*, user: User, activation_id, ip_address: str | None = None) -> dict:
+    """Who asked for the protocol on the victim's behalf (a third party's name and contact, kept
+    encrypted): for any role of the activating institution, which recorded it, and audited like
+    every identity read. Another institution that sees the activation does not read it (403)."""
+    activation = activation_get(user=user, activation_id=activation_id)
+    if activation.institution_id != user.institution_id:
+        raise PermissionDenied(_("Solo la institución que activó el protocolo ve quién lo solicitó."))
+    # Read through the model: the encrypted fields decrypt on attribute access only.
+    stored = ProtocolActivation.objects.only("requester_name", "requester_contact").get(pk=activation.pk)
+    requester = {name: getattr(stored, name) for name in ("requester_name", "requester_contact")}
+    audit_record(
+        AccessAction.IDENTITY_READ,
+        actor=user,
+        victim_code=activation.victim.code,
+        details={"fields": ["requester_name", "requester_contact"], "activation": str(activation.pk)},
+        ip_address=ip_address,
+    )
+    return {name: value or "" for name, value in requester.items()}

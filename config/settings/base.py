@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "protocol.context_processors.notifications",
             ],
         },
     },
@@ -213,6 +214,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds of the first wait before a notification e-mail is tried again (protocol.tasks.
+# send_notification_mail); each further wait doubles, up to an hour.
+NOTIFICATION_MAIL_RETRY_BACKOFF = 30
 CELERY_BEAT_SCHEDULE: dict = {
     "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": timedelta(hours=1)},
     "api-clear-expired-tokens": {"task": "api.clear_expired_tokens", "schedule": timedelta(hours=6)},
@@ -305,7 +309,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"RegionEnum": "kernel.choices.Region"},
+    "ENUM_NAME_OVERRIDES": {
+        "RegionEnum": "kernel.choices.Region",
+        # The protocol's three state machines share field names (state, action, from_state...).
+        "ActivationStateEnum": "protocol.constants.ActivationState",
+        "ActivationActionEnum": "protocol.constants.ActivationAction",
+        "ReferralStateEnum": "protocol.constants.ReferralState",
+        "ReferralActionEnum": "protocol.constants.ReferralAction",
+        "ResidenceStateEnum": "protocol.constants.ResidenceState",
+        "ResidenceActionEnum": "protocol.constants.ResidenceAction",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.closed_request_bodies",

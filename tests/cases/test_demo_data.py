@@ -23,6 +23,24 @@ from kernel.choices import Region, Sex
 from kernel.constants import AccessAction
 from kernel.identity_documents import DocumentType, document_blind_index, normalise_run
 from kernel.models import AccessEvent
+from protocol.constants import (
+    RESIDENCE_REMINDER_DAYS,
+    ActivationState,
+    ReferralState,
+    ResidenceState,
+    ServiceType,
+)
+from protocol.demo_data import build_protocol_plan
+from protocol.models import (
+    ProtocolActivation,
+    ProtocolTransition,
+    Referral,
+    ReferralTransition,
+    ResidenceApplication,
+    ResidenceTransition,
+)
+from protocol.referrals import provider_inbox
+from protocol.residence import has_sermig_capability, residence_queue
 from victims.constants import AgeStatus
 from victims.models import CaseVictim, Victim
 
@@ -54,6 +72,12 @@ def counts() -> dict[str, int]:
             CaseOffender,
             CaseShare,
             CaseGroupObjectPermission,
+            ProtocolActivation,
+            ProtocolTransition,
+            Referral,
+            ReferralTransition,
+            ResidenceApplication,
+            ResidenceTransition,
         )
     }
 
@@ -323,6 +347,94 @@ def test_seed_demo_does_not_share_again_a_case_whose_share_was_revoked(demo_outp
 
     assert "nothing was created" in output.getvalue()
     assert not CaseShare.objects.filter(case_id=share.case_id, institution_id=share.institution_id).exclude(pk=share.pk)
+
+
+# --- the Protocolo de Atención in the demo ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_seed_demo_shows_protocol_activations_in_every_state_each_with_its_timeline(demo_output):
+    activations = ProtocolActivation.objects.annotate(moves=Count("transitions"))
+    assert set(activations.values_list("state", flat=True)) == set(ActivationState.values)
+    for activation in activations:
+        # Reached through the transition services: a timeline entry per move after the request.
+        assert activation.moves == activation.version
+        assert activation.institution.users.filter(role=Role.CASE_OFFICER).exists()
+        if activation.state in (ActivationState.ACTIVE, ActivationState.CLOSED):
+            assert activation.consent_on and activation.consent_recorded_by_id
+    rejected = activations.get(state=ActivationState.REJECTED)
+    assert rejected.outcome_reason
+    third_party = activations.get(state=ActivationState.REQUESTED)
+    assert third_party.requester_name and third_party.requester_contact
+
+
+@pytest.mark.slow
+def test_seed_demo_registers_one_person_with_the_protocol_alone(demo_output):
+    (person,) = Victim.objects.filter(case_links=None, protocol_activations__isnull=False)
+    activation = person.protocol_activations.get()
+    assert activation.state == ActivationState.ACTIVE
+    assert person.registering_institution_id == activation.institution_id
+    assert activation.institution.short_name == "RAICES"
+    assert person.given_names and person.document_number  # identity encrypted, and it decrypts
+    assert person.residence_applications.get().state == ResidenceState.DERIVED
+
+
+@pytest.mark.slow
+def test_seed_demo_refers_victims_in_every_referral_state_to_varied_providers_one_shelter_overdue(demo_output):
+    referrals = Referral.objects.select_related("provider", "activation")
+    assert set(referrals.values_list("state", flat=True)) == set(ReferralState.values)
+    assert referrals.values("provider").distinct().count() >= 5
+    assert referrals.values("service_type").distinct().count() >= 6
+    now = timezone.now()
+    (overdue,) = referrals.filter(state=ReferralState.PENDING, response_due_at__lt=now)
+    assert overdue.service_type == ServiceType.SHELTER
+    for referral in referrals:
+        assert referral.provider_id != referral.activation.institution_id
+        assert referral.transitions.count() == referral.version
+    # The provider's inbox shows the delay first.
+    shelter_officer = User.objects.get(username="oficial.sernameg")
+    assert provider_inbox(user=shelter_officer).first() == overdue
+
+
+@pytest.mark.slow
+def test_seed_demo_fills_sermigs_queue_with_every_state_a_permit_about_to_expire_and_a_renewal(demo_output):
+    sermig = User.objects.select_related("institution").get(username="sermig.oficial")
+    assert has_sermig_capability(sermig)
+    assert sermig.institution.kind == InstitutionKind.MIGRATION
+    queue = residence_queue(user=sermig)
+    assert set(queue.values_list("state", flat=True)) == set(ResidenceState.values)
+    (renewal,) = queue.exclude(renews=None)
+    assert renewal.renews.state == ResidenceState.GRANTED
+    horizon = timezone.localdate() + datetime.timedelta(days=RESIDENCE_REMINDER_DAYS)
+    expiring = queue.filter(state=ResidenceState.GRANTED, valid_until__lte=horizon).exclude(renewals__isnull=False)
+    assert expiring.count() == 1
+    (permit,) = expiring
+    assert permit.permit_number.startswith("RTH-") and permit.valid_from < permit.valid_until
+    rejected = queue.get(state=ResidenceState.REJECTED)
+    assert rejected.rejection_reason
+    for application in queue:
+        assert application.transitions.count() == application.version
+
+
+@pytest.mark.slow
+def test_seed_demo_run_again_adds_no_activation_referral_or_application(demo_output):
+    before = (ProtocolActivation.objects.count(), Referral.objects.count(), ResidenceApplication.objects.count())
+    output = io.StringIO()
+
+    call_command("seed_demo", stdout=output)
+
+    assert (ProtocolActivation.objects.count(), Referral.objects.count(), ResidenceApplication.objects.count()) == (
+        before
+    )
+    assert "nothing was created" in output.getvalue()
+
+
+def test_demo_protocol_plan_is_the_same_whatever_day_it_is_built():
+    first = build_protocol_plan(build_demo_plan(today=datetime.date(2026, 11, 28)))
+    later = build_protocol_plan(build_demo_plan(today=datetime.date(2031, 1, 1)))
+    assert first == later
+    victims = [spec.victim for spec in first.activations] + [spec.victim for spec in first.residence]
+    assert len(set(victims)) == len(victims) - 1  # the person without a case has both
 
 
 def test_demo_share_plan_is_the_same_whatever_day_it_is_built_and_only_leads_with_officers_share():

@@ -33,16 +33,18 @@ pytestmark = pytest.mark.django_db
 # that verified the session. The header's institution name and the visibility queries' group
 # come with the user.
 REQUEST = 3
+# A page (not the API) also counts the user's unread notifications for its header.
+PAGE = REQUEST + 1
 # The institutions offered in the "institución a cargo" filter, the total count, and the page
 # of cases with their lead institution. Searching and filtering change the count's query, not
 # how many there are.
-CASE_LIST_QUERIES = REQUEST + 3
+CASE_LIST_QUERIES = PAGE + 3
 # The filter's institutions, the matching cases with their lead (one query, at most 50), and
 # the search's access-log event (savepoint, lock, id, previous hash, insert, release).
-CASE_DOCUMENT_SEARCH_QUERIES = REQUEST + 2 + 6
+CASE_DOCUMENT_SEARCH_QUERIES = PAGE + 2 + 6
 # The case with its lead, the institution's permissions on it, its victims, its offenders, its
 # external references.
-CASE_DETAIL_QUERIES = REQUEST + 5
+CASE_DETAIL_QUERIES = PAGE + 5
 # The page of cases with their lead (cursor pagination: no count), their external references.
 API_CASE_LIST_QUERIES = REQUEST + 2
 API_CASE_VICTIMS_QUERIES = REQUEST + 3  # the case with its lead, its victims, their external ids
@@ -173,9 +175,9 @@ def test_case_detail_queries_do_not_depend_on_how_many_victims_the_case_has(offi
 # --- Causas with search and filters, Inicio, and the case's tabs (cases/views.py, kernel/views.py) ---
 # Inicio: the open cases we lead or collaborate on and their count, the pending requests
 # addressed to us and their count, the shares given to us since the last visit and their count.
-HOME_QUERIES = REQUEST + 6
+HOME_QUERIES = PAGE + 6
 # Every tab starts with the case (with its lead) and the institution's permissions on it.
-CASE_TAB = REQUEST + 2
+CASE_TAB = PAGE + 2
 # The victims, and which of them the user may reveal (one query for all, not one per victim).
 CASE_VICTIMS_QUERIES = CASE_TAB + 2
 # The offenders (the lead's identity access costs no query).
@@ -292,15 +294,15 @@ def test_each_case_tab_takes_the_same_queries_for_1_or_5_of_everything_it_lists(
 
 # --- create and edit pages (cases/form_views.py, victims/form_views.py), as the lead's officer ---
 # Registering a case: nothing but the request (the role comes with the user).
-CASE_CREATE_QUERIES = REQUEST
+CASE_CREATE_QUERIES = PAGE
 # The institution's permissions on the case, the case with its lead. (Identity access is the
 # lead's without a query; a grantee's costs two: its permissions were read, its share is one.)
-CASE_EDIT_QUERIES = OFFENDER_CREATE_QUERIES = VICTIM_CREATE_QUERIES = REQUEST + 2
+CASE_EDIT_QUERIES = OFFENDER_CREATE_QUERIES = VICTIM_CREATE_QUERIES = PAGE + 2
 # ... and the offender's part in the case, with the offender.
-OFFENDER_EDIT_QUERIES = REQUEST + 3
+OFFENDER_EDIT_QUERIES = PAGE + 3
 # ... and the victim's part in the case with the victim; whether the institution may read this
 # victim's identity (the victim's cases, those it leads).
-VICTIM_EDIT_QUERIES = REQUEST + 5
+VICTIM_EDIT_QUERIES = PAGE + 5
 
 
 def form_pages(case) -> list[tuple[str, str, int]]:
@@ -329,7 +331,7 @@ def test_create_and_edit_pages_take_pinned_queries_whatever_the_case_holds(offic
 # which victims are readable, those victims, which rest on a legal basis), the access-log append
 # (savepoint, lock, ids, previous hash, insert, release), then the tab (the case, permissions,
 # the links). The same for 1 or 10 victims: one append, not one per victim.
-VICTIMS_IDENTITY_QUERIES = REQUEST + 4 + 6 + 3
+VICTIMS_IDENTITY_QUERIES = PAGE + 4 + 6 + 3
 
 
 @pytest.mark.parametrize("victims", [1, 10])
@@ -351,22 +353,24 @@ def test_revealing_every_victim_takes_the_same_queries_for_1_or_10_victims(offic
 ACCESS_LOG_APPEND = 6
 # The victim (visible through the institution's cases), whether it has cases at all, whether
 # the institution leads one of them with identity access (victim_identity_allowed stops there
-# for the lead), its consents. The case officer's role comes with the user.
-VICTIM_DETAIL_QUERIES = REQUEST + 4
+# for the lead), its consents; for the registering institution, whether the victim has a case
+# (with none, it may share the victim: victims.views._sharing_section). The case officer's role
+# comes with the user.
+VICTIM_DETAIL_QUERIES = PAGE + 5
 # The requests about cases the institution administers, with the requesting institution and
 # the case (one join).
-ACCESS_REQUESTS_QUERIES = REQUEST + 1
+ACCESS_REQUESTS_QUERIES = PAGE + 1
 # The page's count and the page of events (the role check comes with the user).
-ACCESS_LOG_QUERIES = REQUEST + 2
+ACCESS_LOG_QUERIES = PAGE + 2
 # Transaction; the victim, whether it has cases, a case the institution leads with identity
 # access, whether a share on a legal basis covers it (rests_on_legal_basis); the append.
-VICTIM_IDENTITY_QUERIES = REQUEST + 2 + 4 + ACCESS_LOG_APPEND
+VICTIM_IDENTITY_QUERIES = PAGE + 2 + 4 + ACCESS_LOG_APPEND
 # Transaction; the case (visibility in the same query), the offender's part in it with the
 # offender (the lead's identity access costs no query); the append.
-OFFENDER_IDENTITY_QUERIES = REQUEST + 2 + 2 + ACCESS_LOG_APPEND
+OFFENDER_IDENTITY_QUERIES = PAGE + 2 + 2 + ACCESS_LOG_APPEND
 # Transaction; the names of the institutions holding the document in records the user cannot
 # see (one query, whatever their number); the append, since a match is itself an event.
-DUPLICATE_CHECK_QUERIES = REQUEST + 2 + 1 + ACCESS_LOG_APPEND
+DUPLICATE_CHECK_QUERIES = PAGE + 2 + 1 + ACCESS_LOG_APPEND
 
 
 def post_queries_for(client, url: str, data: dict | None = None) -> tuple[int, object]:

@@ -524,8 +524,9 @@ def test_the_audit_trail_of_these_actions_names_no_person(admin_client, member):
 
 # --- query counts -------------------------------------------------------------------------------
 
-# The session, the user with their institution, the session's verified device.
-REQUEST = 3
+# The session, the user with their institution, the session's verified device, and the
+# header's count of unread notifications.
+REQUEST = 4
 # The total count, then the page of members with their second factor and lockout state.
 USER_LIST_QUERIES = REQUEST + 2
 # The member with the same two states.

@@ -1,5 +1,6 @@
 """``manage.py seed_demo``: the demo institutions, logins and about 300 cases, a fifth of them
-shared with other institutions. Idempotent.
+shared with other institutions, and the Protocolo de Atención (activations, referrals and Sermig's
+residence queue: protocol.demo_data). Idempotent.
 
 Rows are keyed by natural keys (institution short name, username, case RUC, and case plus
 grantee for a share): whatever exists is left exactly as it is, whatever is missing is created.
@@ -24,6 +25,7 @@ from cases.models import Case, CaseShare
 from cases.services import case_create, offender_link_to_case, offender_register
 from cases.sharing import case_share
 from institutions.models import Institution, User
+from protocol.demo_data import protocol_demo_seed
 from victims.models import CaseVictim, Victim
 from victims.services import victim_link_to_case, victim_register
 
@@ -31,8 +33,9 @@ from victims.services import victim_link_to_case, victim_register
 class Command(BaseCommand):
     help = (
         "Create the demo MITP institutions, demo logins (one shared password) and about 300 cases with "
-        "victims and offenders, a fifth of them shared with other institutions. Idempotent: existing rows "
-        "are left untouched. Prints the demo logins."
+        "victims and offenders, a fifth of them shared with other institutions, and protocol activations, "
+        "referrals and residence applications in every state. Idempotent: existing rows are left untouched. "
+        "Prints the demo logins."
     )
 
     def add_arguments(self, parser):
@@ -52,6 +55,7 @@ class Command(BaseCommand):
             plan = demo_data.build_demo_plan(today=timezone.localdate())
             self._cases(plan, institutions, users, created)
             self._shares(plan, institutions, users, created)
+            protocol_demo_seed(plan, users=users, created=created)
         elapsed = time.perf_counter() - started
 
         created = +created  # drop the zero counts
