@@ -19,6 +19,7 @@ from kernel.errors import DomainError
 from kernel.validation import validate_instance
 from victims.models import Victim, VictimConsent
 from victims.selectors import victim_get, victim_identity_allowed
+from victims.sharing import victim_shares_drop_identity_resting_on
 
 
 def _require_consent_officer(user: User, victim: Victim) -> None:
@@ -54,8 +55,8 @@ def consent_record(*, actor: User, victim_id, given_on: datetime.date | None, sc
 def consent_withdraw(
     *, actor: User, victim_id, consent_id: int, withdrawn_on: datetime.date | None = None
 ) -> VictimConsent:
-    """Withdraw a victim's consent; every identity permission resting on it ends in this
-    transaction. Http404 unless the consent is that (visible) victim's."""
+    """Withdraw a victim's consent; every identity permission resting on it (case shares and
+    victim shares) ends in this transaction. Http404 unless the consent is that (visible) victim's."""
     consent = (
         VictimConsent.objects.select_for_update()
         .select_related("victim")
@@ -72,10 +73,9 @@ def consent_withdraw(
     validate_instance(consent)
     consent.save(update_fields=["withdrawn_on", "withdrawn_by", "updated_at"])
     shares = shares_drop_identity_resting_on(consent=consent, actor=actor)
-    audit_record(
-        AccessAction.CONSENT_WITHDRAWN,
-        actor=actor,
-        victim_code=victim.code,
-        details={"consent_id": consent.pk, "identity_access_removed_from_shares": [share.pk for share in shares]},
-    )
+    victim_shares = victim_shares_drop_identity_resting_on(consent=consent, actor=actor)
+    details = {"consent_id": consent.pk, "identity_access_removed_from_shares": [share.pk for share in shares]}
+    if victim_shares:  # a victim with no case, shared on this consent (victims.sharing)
+        details["identity_access_removed_from_victim_shares"] = [share.pk for share in victim_shares]
+    audit_record(AccessAction.CONSENT_WITHDRAWN, actor=actor, victim_code=victim.code, details=details)
     return consent

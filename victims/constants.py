@@ -11,3 +11,15 @@ class AgeStatus(models.TextChoices):
     KNOWN = "conocida", _("Edad conocida")
     MINOR_UNKNOWN = "menor_sin_edad", _("Menor de edad, edad exacta desconocida")
     UNKNOWN = "desconocida", _("Edad desconocida")
+
+
+class VictimPermission:
+    """What an institution holds over a victim registered with no case (Protocolo de Atención),
+    named as the access model names them: the registering institution holds all four, a grantee
+    what its share gives (victims.models.VictimShare). Not stored: victims.selectors derives them."""
+
+    VIEW = "ver"
+    VIEW_IDENTITY = "ver_identidad"
+    COLLABORATE = "colaborar"
+    ADMINISTER = "administrar"
+    ALL = (VIEW, VIEW_IDENTITY, COLLABORATE, ADMINISTER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -14,8 +15,14 @@ from institutions.models import User
 from kernel.audit import audit_record, audit_record_many
 from kernel.constants import AccessAction
 from kernel.identity_documents import DocumentType
-from victims.models import Victim
-from victims.selectors import case_identity_allowed, document_registered_elsewhere, victim_get, victim_identity_allowed
+from victims.models import CaseVictim, Victim
+from victims.selectors import (
+    case_identity_allowed,
+    document_registered_elsewhere,
+    victim_get,
+    victim_identity_allowed,
+    victim_shares_in_force,
+)
 
 IDENTITY_FIELDS = (
     "given_names",
@@ -105,16 +112,26 @@ def case_victims_identity_reveal(*, user: User, case_id: int, ip_address: str | 
 
 
 def _rests_on_legal_basis(user: User, victim: Victim) -> bool:
-    return (
-        CaseShare.objects.filter(
-            institution_id=user.institution_id,
-            revoked_at__isnull=True,
-            can_view_identity=True,
-            case__victim_links__victim=victim,
-        )
+    """For the access log: the institution reads this identity through a grant stating a legal
+    basis (a case share, unless it leads a case of the victim; or, for a victim with no case, a
+    victim share: victims.sharing), not as its lead or registering institution. One query."""
+    institution_id = user.institution_id
+    case_share_on_legal_basis = CaseShare.objects.filter(
+        institution_id=institution_id,
+        revoked_at__isnull=True,
+        can_view_identity=True,
+        case__victim_links__victim_id=OuterRef("pk"),
+    ).exclude(legal_basis="")
+    led = CaseVictim.objects.filter(victim_id=OuterRef("pk"), case__lead_institution_id=institution_id)
+    victim_share_on_legal_basis = (
+        victim_shares_in_force(institution_id=institution_id)
+        .filter(victim_id=OuterRef("pk"), can_view_identity=True)
         .exclude(legal_basis="")
+    )
+    return (
+        Victim.objects.filter(pk=victim.pk)
+        .filter((Exists(case_share_on_legal_basis) & ~Exists(led)) | Exists(victim_share_on_legal_basis))
         .exists()
-        and not victim.case_links.filter(case__lead_institution_id=user.institution_id).exists()
     )
 
 

@@ -1,6 +1,7 @@
 import datetime
 import uuid
 
+import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -218,3 +219,101 @@ class VictimConsent(TimeStampedModel):
     def clean(self) -> None:
         if self.withdrawn_on and self.given_on and self.withdrawn_on < self.given_on:
             raise ValidationError({"withdrawn_on": _("El retiro no puede ser anterior al consentimiento.")})
+
+
+# The database's half of "no share to the registering institution" and "a consent the share
+# rests on is this victim's": both compare with another table, which a CHECK cannot.
+VICTIM_SHARE_COHERENT = pgtrigger.Trigger(
+    name="victim_share_coherent",
+    operation=pgtrigger.Insert | pgtrigger.Update,
+    when=pgtrigger.Before,
+    func=(
+        "IF NEW.institution_id = (SELECT registering_institution_id FROM victims_victim WHERE id = NEW.victim_id) "
+        "THEN RAISE EXCEPTION 'a victim is not shared with the institution that registered it' "
+        "USING ERRCODE = 'check_violation'; END IF; "
+        "IF NEW.consent_id IS NOT NULL AND NEW.victim_id IS DISTINCT FROM "
+        "(SELECT victim_id FROM victims_victimconsent WHERE id = NEW.consent_id) "
+        "THEN RAISE EXCEPTION 'a victim share rests only on that victim''s consent' "
+        "USING ERRCODE = 'check_violation'; END IF; RETURN NEW;"
+    ),
+)
+
+
+@track_changes
+class VictimShare(TimeStampedModel):
+    """A grant of a victim registered with no case (Protocolo de Atención) to another
+    institution, with why: what cases.models.CaseShare is for a case, given by the registering
+    institution (which holds over such a victim what a lead holds over a case).
+
+    *Ver* is always given (pseudonym and statistical fields); *ver identidad* rests on a stated
+    legal basis or on the victim's own active consent (``consent``), and ends at once when that
+    consent is withdrawn (victims.sharing.victim_shares_drop_identity_resting_on); *colaborar*
+    as for a case. The row itself is the grant: victims.selectors reads the active shares.
+
+    A share gives access only while the victim has no case: once the victim is linked to a
+    case, the case's grants govern, as they do for the registering institution itself.
+    """
+
+    victim = models.ForeignKey(Victim, verbose_name=_("víctima"), on_delete=models.CASCADE, related_name="shares")
+    institution = models.ForeignKey(
+        "institutions.Institution",
+        verbose_name=_("institución"),
+        on_delete=models.PROTECT,
+        related_name="victim_shares",
+    )
+    can_view_identity = models.BooleanField(_("ver identidad"), default=False)
+    can_collaborate = models.BooleanField(_("colaborar"), default=False)
+    reason = models.TextField(_("motivo"))
+    # Identity access rests on the victim's consent or on a stated legal basis (e.g. an order).
+    legal_basis = models.TextField(_("fundamento legal"), blank=True)
+    consent = models.ForeignKey(
+        VictimConsent,
+        verbose_name=_("consentimiento"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="victim_shares",
+    )
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(_("revocada"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revoke_reason = models.TextField(_("motivo de la revocación"), blank=True)
+
+    class Meta:
+        verbose_name = _("víctima compartida")
+        verbose_name_plural = _("víctimas compartidas")
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["victim", "institution"],
+                condition=Q(revoked_at__isnull=True),
+                name="victim_share_one_active_per_institution",
+                violation_error_message=_("La víctima ya está compartida con esa institución."),
+            ),
+            models.CheckConstraint(name="victim_share_reason_required", condition=~Q(reason="")),
+            models.CheckConstraint(
+                name="victim_share_revocation_complete",
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False) & ~Q(revoke_reason=""),
+            ),
+            # Identity never without a basis; a legal basis is stated only for identity, and then
+            # the share does not rest on consent (so withdrawing one never takes it away).
+            models.CheckConstraint(
+                name="victim_share_identity_has_a_basis",
+                condition=Q(can_view_identity=False) | ~Q(legal_basis="") | Q(consent__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="victim_share_legal_basis_only_for_identity",
+                condition=Q(legal_basis="") | Q(can_view_identity=True, consent__isnull=True),
+            ),
+        ]
+        triggers = [VICTIM_SHARE_COHERENT]
+
+    def __str__(self) -> str:
+        return f"{self.victim} → {self.institution}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,12 +1,16 @@
-"""Reads of victims, decided by the asking user's institution permissions on their cases."""
+"""Reads of victims, decided by the asking user's institution permissions on their cases, and,
+for a victim with no case (Protocolo de Atención), by the registering institution and the
+victim's active shares (victims.models.VictimShare)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from cases.access import NOT_FOUND_MESSAGE, permission_id, user_case_permissions, user_group_id, visible_case_ids
 from cases.constants import CasePermission
@@ -14,24 +18,44 @@ from cases.models import Case, CaseGroupObjectPermission, CaseShare
 from cases.selectors import case_victim_links_with_identity
 from institutions.models import Institution, User
 from kernel.identity_documents import document_blind_index
-from victims.models import CaseVictim, Victim
+from victims.constants import VictimPermission
+from victims.models import CaseVictim, Victim, VictimShare
 
 
 def _member(user: User) -> bool:
     return user.is_authenticated and user.is_active and user.institution_id is not None
 
 
+def victim_shares_in_force(*, institution_id: int | None) -> QuerySet[VictimShare]:
+    """The institution's active shares of victims that have no case: the only ones that give
+    access. Once a victim is linked to a case, the case's grants govern (as they do for the
+    registering institution's own rights), and its shares give nothing while it has one."""
+    return VictimShare.objects.filter(institution_id=institution_id, revoked_at__isnull=True).exclude(
+        Exists(CaseVictim.objects.filter(victim_id=OuterRef("victim_id")))
+    )
+
+
+def _identity_basis_in_force() -> Q:
+    """A share's identity access stands: it states a legal basis, or rests on the victim's
+    consent while that consent is active (withdrawing it also clears can_view_identity)."""
+    return Q(can_view_identity=True) & (
+        ~Q(legal_basis="") | Q(consent__isnull=False, consent__withdrawn_on__isnull=True)
+    )
+
+
 def victim_list(*, user: User) -> QuerySet[Victim]:
-    """Victims linked to a case the institution may see, and the ones it registered with no case
-    (Protocolo de Atención without a criminal case). Pseudonym and statistics only: reading
-    identity goes through victims.identity."""
+    """Victims linked to a case the institution may see, the ones it registered with no case
+    (Protocolo de Atención without a criminal case), and those with no case shared with it
+    (victim_shares_in_force). Pseudonym and statistics only: reading identity goes through
+    victims.identity."""
     if not _member(user):
         return Victim.objects.none()
     in_visible_case = Q(
         pk__in=CaseVictim.objects.filter(case__in=visible_case_ids(user_group_id(user))).values("victim_id")
     )
     registered_without_case = Q(registering_institution_id=user.institution_id, case_links__isnull=True)
-    return Victim.objects.filter(in_visible_case | registered_without_case).distinct()
+    shared_without_case = Q(pk__in=victim_shares_in_force(institution_id=user.institution_id).values("victim_id"))
+    return Victim.objects.filter(in_visible_case | registered_without_case | shared_without_case).distinct()
 
 
 def victim_get(*, user: User, victim_id) -> Victim:
@@ -39,6 +63,53 @@ def victim_get(*, user: User, victim_id) -> Victim:
     if victim is None:
         raise Http404(NOT_FOUND_MESSAGE)
     return victim
+
+
+def caseless_victim_permissions(*, user: User, victim: Victim) -> frozenset[str]:
+    """What the user's institution holds over a victim with no case (VictimPermission): all four
+    for the registering institution, what an active share gives for a grantee (ver, ver identidad
+    on a basis in force, colaborar), nothing otherwise, and nothing for a victim with a case,
+    whose access comes from its cases' grants (cases.access). A role does not narrow this: the
+    services check the case-officer role for writes, as they do for cases."""
+    if not _member(user) or CaseVictim.objects.filter(victim=victim).exists():
+        return frozenset()
+    if victim.registering_institution_id == user.institution_id:
+        return frozenset(VictimPermission.ALL)
+    share = (
+        victim_shares_in_force(institution_id=user.institution_id)
+        .filter(victim_id=victim.pk)
+        .annotate(identity_in_force=ExpressionWrapper(_identity_basis_in_force(), output_field=BooleanField()))
+        .first()
+    )
+    if share is None:
+        return frozenset()
+    held = {VictimPermission.VIEW}
+    if share.identity_in_force:
+        held.add(VictimPermission.VIEW_IDENTITY)
+    if share.can_collaborate:
+        held.add(VictimPermission.COLLABORATE)
+    return frozenset(held)
+
+
+def victim_shares(*, user: User, victim_id) -> tuple[Victim, QuerySet[VictimShare]]:
+    """A victim with no case and its shares, for its registering institution only: Http404
+    unless the victim is visible; PermissionDenied (403) for a grantee, or for the registering
+    institution once the victim has a case (the case is shared instead)."""
+    victim = victim_get(user=user, victim_id=victim_id)
+    if VictimPermission.ADMINISTER not in caseless_victim_permissions(user=user, victim=victim):
+        raise PermissionDenied(not_administered_message(victim))
+    shares = (
+        VictimShare.objects.filter(victim=victim)
+        .select_related("institution", "consent")
+        .order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "-id")  # active ones first
+    )
+    return victim, shares
+
+
+def not_administered_message(victim: Victim) -> str:
+    if CaseVictim.objects.filter(victim=victim).exists():
+        return _("La víctima está vinculada a una causa: su acceso se comparte desde la causa.")
+    return _("Solo la institución que registró a la víctima comparte o revoca su acceso.")
 
 
 def case_victims(*, user: User, case_id: int) -> QuerySet[CaseVictim]:
@@ -51,16 +122,21 @@ def case_victims(*, user: User, case_id: int) -> QuerySet[CaseVictim]:
 def victim_identity_allowed(*, user: User, victim: Victim) -> bool:
     """May this user read this victim's decrypted identity?
 
-    Yes when the institution registered the victim without a case, leads a case of the victim,
-    or holds *ver identidad* on one of the victim's cases through a share that states a legal
-    basis or rests on this victim's own active consent.
+    Yes when the institution registered the victim without a case, or holds *ver identidad* on
+    such a victim through a victim share (a stated legal basis or the victim's active consent);
+    or when it leads a case of the victim, or holds *ver identidad* on one of the victim's cases
+    through a share that states a legal basis or rests on this victim's own active consent.
     """
     if not _member(user):
         return False
     institution_id = user.institution_id
     links = CaseVictim.objects.filter(victim=victim)
     if not links.exists():
-        return victim.registering_institution_id == institution_id
+        return victim.registering_institution_id == institution_id or (
+            victim_shares_in_force(institution_id=institution_id)
+            .filter(_identity_basis_in_force(), victim_id=victim.pk)
+            .exists()
+        )
     # From the victim's few links to the grant table's unique index, one probe per link: as a
     # semi-join over every grant of the institution, the plan would depend on fresh statistics
     # (after a large import, 40-130 ms per victim; see bench/api.py).
@@ -105,9 +181,9 @@ def document_registered_elsewhere(*, user: User, document_type: str, document_nu
     """Names of the institutions that hold this person in records the user cannot see.
 
     Only institution names leave this function: no case, code or field of the hidden records.
-    A case the institution sees, even at *ver* only, is never named here: see
-    victims_known_by_document for why. Raises ValidationError if the document is malformed (it
-    cannot be indexed).
+    A case the institution sees, even at *ver* only, is never named here, nor a victim with no
+    case shared with it at any level: see victims_known_by_document for why. Raises
+    ValidationError if the document is malformed (it cannot be indexed).
     """
     if not _member(user):
         return []
@@ -116,8 +192,12 @@ def document_registered_elsewhere(*, user: User, document_type: str, document_nu
         case__in=visible_case_ids(user_group_id(user))
     )
     lead_ids = hidden_links.values("case__lead_institution_id")
-    registering_ids = Victim.objects.filter(document_index=index, case_links__isnull=True).values(
-        "registering_institution_id"
+    # A victim with no case the institution sees through a share, even at *ver*, is not named
+    # either: its registering institution would tie the document to the record.
+    registering_ids = (
+        Victim.objects.filter(document_index=index, case_links__isnull=True)
+        .exclude(pk__in=victim_shares_in_force(institution_id=user.institution_id).values("victim_id"))
+        .values("registering_institution_id")
     )
     return list(
         Institution.objects.filter(Q(pk__in=lead_ids) | Q(pk__in=registering_ids))
@@ -136,6 +216,9 @@ class KnownVictim:
     cases: tuple[Case, ...]  # the cases the user sees the person in, by RUC
     in_case: bool  # already a victim of the case the officer is registering into
     rests_on_legal_basis: bool  # for the access log, as victims.identity records reveals
+    # A victim with no case is brought into a case by its registering institution only
+    # (victims.services.victim_link_check): a grantee of the victim sees it here, but may not link.
+    may_link: bool = True
 
 
 def victims_known_by_document(
@@ -147,7 +230,8 @@ def victims_known_by_document(
     Who counts is the rule of victim_identity_allowed (and of cases.selectors.
     case_victim_links_with_identity): the institution leads a case of the victim, holds
     *ver identidad* on one through a share stating a legal basis or resting on this victim's
-    consent, or registered the victim without a case. Such an institution may already read who
+    consent, registered the victim without a case, or holds *ver identidad* on such a victim
+    through a victim share (victims.models.VictimShare). Such an institution may already read who
     the person is, document included, so naming the victim's code and cases tells it nothing new.
 
     A victim the institution sees only at *ver* (pseudonym and statistics) is left out, and is
@@ -168,9 +252,11 @@ def victims_known_by_document(
     institution_id = user.institution_id
     index = document_blind_index(document_type, document_number)
     readable = case_victim_links_with_identity(user=user).filter(victim__document_index=index).values("victim_id")
-    without_case = Q(registering_institution_id=institution_id) & ~Exists(
-        CaseVictim.objects.filter(victim_id=OuterRef("pk"))
-    )
+    shares_in_force = victim_shares_in_force(institution_id=institution_id).filter(victim_id=OuterRef("pk"))
+    without_case = (
+        Q(registering_institution_id=institution_id) | Exists(shares_in_force.filter(_identity_basis_in_force()))
+    ) & ~Exists(CaseVictim.objects.filter(victim_id=OuterRef("pk")))
+    shared_on_legal_basis = Exists(shares_in_force.filter(can_view_identity=True).exclude(legal_basis=""))
     led = Exists(CaseVictim.objects.filter(victim_id=OuterRef("pk"), case__lead_institution_id=institution_id))
     on_legal_basis = Exists(
         CaseShare.objects.filter(
@@ -189,8 +275,8 @@ def victims_known_by_document(
     victims = (
         Victim.objects.filter(document_index=index)
         .filter(Q(pk__in=readable) | without_case)
-        .annotate(rests_on_legal_basis=on_legal_basis & ~led)
-        .only("id", "code")
+        .annotate(rests_on_legal_basis=(on_legal_basis & ~led) | shared_on_legal_basis)
+        .only("id", "code", "registering_institution_id")
         .prefetch_related(Prefetch("case_links", queryset=seen_links, to_attr="seen_links"))
         .order_by("code")
     )
@@ -201,6 +287,7 @@ def victims_known_by_document(
             cases=tuple(link.case for link in victim.seen_links),
             in_case=any(link.case_id == case_id for link in victim.seen_links),
             rests_on_legal_basis=victim.rests_on_legal_basis,
+            may_link=bool(victim.seen_links) or victim.registering_institution_id == institution_id,
         )
         for victim in victims
     ]

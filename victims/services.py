@@ -123,6 +123,10 @@ IDENTITY_REFUSED_MESSAGE = _lazy(
 ALREADY_IN_CASE_MESSAGE = _lazy(
     "Esta persona ya es víctima de esta causa, como %(code)s: no se puede registrar otra vez."
 )
+CASELESS_LINK_REFUSED_MESSAGE = _lazy(
+    "Esta víctima no tiene causa y pertenece a la institución que la registró: solo esa institución "
+    "puede vincularla a una causa."
+)
 LINK_REFUSED_MESSAGE = _lazy(
     "Su institución no tiene acceso a la identidad de esta víctima en esta causa, y no puede vincularla a ella."
 )
@@ -259,7 +263,7 @@ class Duplicates:
 
     @property
     def linkable(self) -> tuple[KnownVictim, ...]:
-        return tuple(victim for victim in self.known if not victim.in_case)
+        return tuple(victim for victim in self.known if not victim.in_case and victim.may_link)
 
 
 NO_DUPLICATES = Duplicates()
@@ -315,13 +319,22 @@ def victim_link_check(*, actor: User, case_id: int, victim_id) -> tuple[Case, Vi
     victim it sees only at *ver*, and so give itself that victim's identity.
 
     Http404 if the case or the victim is not visible to the actor; PermissionDenied (403) if
-    they are and the actor may not link.
+    they are and the actor may not link. A victim with no case is linked only by the
+    institution that registered it (a grantee of its share may not: CASELESS_LINK_REFUSED_MESSAGE).
     """
     require_case_permission(actor, case_id, CasePermission.COLLABORATE, write=True)
     case = Case.objects.get(pk=case_id)
     victim = victim_get(user=actor, victim_id=victim_id)
     if not (case_identity_allowed(user=actor, case=case) and victim_identity_allowed(user=actor, victim=victim)):
         raise PermissionDenied(LINK_REFUSED_MESSAGE)
+    if (
+        victim.registering_institution_id != actor.institution_id
+        and not CaseVictim.objects.filter(victim=victim).exists()
+    ):
+        # A victim with no case is the registering institution's (administrar); a grantee of
+        # it (victims.models.VictimShare) linking it into a case of its own would put it under
+        # that case's grants and so take it away from the institution that registered it.
+        raise PermissionDenied(CASELESS_LINK_REFUSED_MESSAGE)
     return case, victim
 
 
@@ -339,6 +352,8 @@ def victim_link_existing_to_case(*, actor: User, case_id: int, victim_id, link_d
     """
     case, victim = victim_link_check(actor=actor, case_id=case_id, victim_id=victim_id)
     # Two officers linking the same person at once: the second waits, then sees the first link.
+    # Sharing the victim (victims.sharing) takes the same lock, so a share is never given to a
+    # victim that a link, committed meanwhile, has just put under a case's grants.
     list(Victim.objects.select_for_update().filter(pk=victim.pk).values_list("pk", flat=True))
     if CaseVictim.objects.filter(case=case, victim=victim).exists():
         raise ValidationError({"document_number": [ALREADY_IN_CASE_MESSAGE % {"code": victim.code}]})

@@ -18,5 +18,7 @@ urlpatterns = [
         views.consent_withdraw_view,
         name="consent_withdraw",
     ),
+    path("victimas/<uuid:victim_id>/compartir/", views.victim_share_view, name="share"),
+    path("victimas/<uuid:victim_id>/compartir/<int:share_id>/revocar/", views.victim_unshare_view, name="unshare"),
     path("solicitudes/nueva/", views.access_request_create_view, name="access_request_create"),
 ]

@@ -495,7 +495,7 @@ CASES = [
 # Routes whose object is not the scenario's case (a victim with no case, a protocol record) are
 # probed by matrices of their own, with the subjects that matter there. Each module defines MATRIX
 # and checks it the same way; a route counts as covered when any of them names it.
-OTHER_MATRICES: tuple[str, ...] = ("tests.access.test_protocol_matrix",)
+OTHER_MATRICES: tuple[str, ...] = ("tests.access.test_protocol_matrix", "tests.access.test_caseless_victim_matrix")
 
 
 def covered_elsewhere() -> set[str]:

@@ -30,8 +30,13 @@ from cases.sharing import access_request_create, case_share
 from institutions.constants import Role
 from institutions.models import Institution, User
 from kernel.choices import Sex
+from protocol.constants import ActivationAction, RequestedBy, ServiceType
+from protocol.referrals import referral_create
+from protocol.residence import residence_derive
+from protocol.services import activation_open, activation_transition
 from tests.access.scenario import ROLES, application_routes, make_users
 from tests.factories import valid_run
+from tests.protocol.referral_helpers import ensure_service_deadlines
 from victims.consent import consent_record
 from victims.identity import victim_identity_reveal
 from victims.services import victim_link_to_case, victim_register
@@ -136,6 +141,9 @@ class MaskingScenario:
     share_id: int
     consent_id: int
     request_id: int
+    activation_id: object
+    referral_id: object
+    application_id: object
 
     def ver_user(self, role: str) -> User:
         return self.users[f"ver-{role}"]
@@ -148,6 +156,11 @@ class MaskingScenario:
             "share_id": [self.share_id],
             "consent_id": [self.consent_id],
             "request_id": [self.request_id],
+            # The first victim's protocol (the ver institution sees it), its referral to the
+            # third institution and its residence application (neither of them the ver one's).
+            "activation_id": [self.activation_id],
+            "referral_id": [self.referral_id],
+            "application_id": [self.application_id],
             # The case as a source system knows it (GET /api/v1/cases/by-ref/...).
             "source": [CASE_REFERENCE[0]],
             "reference": [CASE_REFERENCE[1]],
@@ -194,6 +207,23 @@ def scenario(module_transaction) -> MaskingScenario:
         document_number=VICTIM_ONE["document_number"],
         reason="La atendemos en nuestro programa",
     )
+    activation = activation_open(
+        actor=lead_officer,
+        victim_id=victims[0].pk,
+        requested_by=RequestedBy.VICTIM,
+        requested_on=datetime.date(2024, 3, 4),
+        consent_on=datetime.date(2024, 3, 4),
+    )
+    for action in (ActivationAction.EVALUATE, ActivationAction.ACTIVATE):
+        activation_transition(actor=lead_officer, activation_id=activation.pk, action=action)
+    ensure_service_deadlines()
+    referral = referral_create(
+        actor=lead_officer,
+        activation_id=activation.pk,
+        service_type=ServiceType.SHELTER,
+        provider_id=institutions["other"].pk,
+    )
+    application = residence_derive(actor=lead_officer, victim_id=victims[0].pk)
     for victim in victims:  # the lead reads identities: the access log has events about these victims
         victim_identity_reveal(user=lead_officer, victim_id=victim.pk)
     return MaskingScenario(
@@ -207,6 +237,9 @@ def scenario(module_transaction) -> MaskingScenario:
         share_id=share.pk,
         consent_id=consent.pk,
         request_id=request.pk,
+        activation_id=activation.pk,
+        referral_id=referral.pk,
+        application_id=application.pk,
     )
 
 
@@ -367,6 +400,7 @@ def _victim_pages(scenario: MaskingScenario):
         "API victim identity": ("get", reverse("api:victim_identity", kwargs=victim)),
         "API case victims": ("get", reverse("api:case_victims", kwargs=case)),
         "API victim detail": ("get", reverse("api:victim_detail", kwargs=victim)),
+        "victim protocol": ("get", reverse("protocol:victim_protocol", kwargs=victim)),
     }
 
 
@@ -380,6 +414,7 @@ def _victim_pages(scenario: MaskingScenario):
         "API victim identity",
         "API case victims",
         "API victim detail",
+        "victim protocol",
     ],
 )
 @pytest.mark.parametrize("relation", ["lead", "ver"])

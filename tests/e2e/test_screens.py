@@ -50,6 +50,7 @@ OFFICER_ROUTES = {
     "cases:victims_identity",
     "victims:duplicate_check",
     "victims:access_request_create",
+    "victims:share",
 }
 ADMIN_ROUTES = {
     "access_log",
@@ -77,6 +78,7 @@ NOT_SCREENS = {
     "institutions:user_invitation_resend": "POST only, redirects to the user's page",
     "oauth2_provider:token": "OAuth2 token endpoint for machine clients, JSON (tests/api)",
     "oauth2_provider:revoke-token": "OAuth2 revocation endpoint for machine clients (tests/api)",
+    "victims:unshare": "POST only, redirects to compartir",
     "protocol:activation_transition": "POST only, redirects to the victim's protocol page",
     "protocol:activation_consent": "POST only, redirects to the victim's protocol page",
     "protocol:residence_derive": "POST only, redirects to the victim's protocol page",
@@ -331,6 +333,15 @@ def test_case_officer_screens_are_accessible_and_keep_the_csp(new_page, audit):
     page.get_by_label("Motivo").fill("Es víctima en una causa nuestra")
     page.get_by_role("button", name="Solicitar acceso").click()
     audit.check(page, "solicitud de acceso enviada")
+
+    # A person the institution registered with no case (Protocolo de Atención): shared from its page.
+    caseless = victim_register(
+        actor=officer, institution=lead, given_names="Inés", surnames="Sin Causa", sex=Sex.FEMALE
+    )
+    audit.visit(page, "víctima sin causa", reverse("victims:detail", args=[caseless.pk]))
+    audit.visit(page, "compartir víctima sin causa", reverse("victims:share", args=[caseless.pk]))
+    submit(page)
+    audit.check(page, "compartir víctima sin causa (con errores)")
 
     # The case as the institution it is shared with (at *ver*) sees it: pseudonyms only.
     page = new_page()
