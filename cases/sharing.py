@@ -30,6 +30,7 @@ from kernel.audit import audit_record
 from kernel.constants import AccessAction
 from kernel.errors import DomainError
 from kernel.identity_documents import document_blind_index
+from kernel.signals import victim_access_revoked
 
 
 def _share_permissions(share: CaseShare) -> list[str]:
@@ -151,6 +152,13 @@ def case_unshare(*, actor: User, share_id: int, reason: str) -> CaseShare:
         actor=actor,
         case_id=share.case_id,
         details={"share_id": share.pk, "grantee_institution_id": share.institution_id},
+    )
+    victim_access_revoked.send(
+        sender=CaseShare,
+        institution_id=share.institution_id,
+        victim_ids=list(share.case.victim_links.values_list("victim_id", flat=True)),
+        actor=actor,
+        reason=reason.strip(),
     )
     return share
 

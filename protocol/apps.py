@@ -6,3 +6,6 @@ class ProtocolConfig(AppConfig):
 
     name = "protocol"
     verbose_name = "Protocolo de Atención"
+
+    def ready(self) -> None:
+        from protocol import signals  # noqa: F401  (connects the receivers)

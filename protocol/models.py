@@ -251,6 +251,14 @@ class Referral(TimeStampedModel):
             models.Index(fields=["state", "response_due_at"], name="referral_overdue"),
         ]
         constraints = [
+            # A double submit, or two officers at once, must not send the provider the same
+            # referral twice: one open referral per protocol, service and provider.
+            models.UniqueConstraint(
+                fields=["activation", "service_type", "provider"],
+                condition=Q(state__in=OPEN_REFERRAL_STATES),
+                name="referral_one_open_per_service_and_provider",
+                violation_error_message=_("Ya hay una derivación abierta a ese servicio de esa institución."),
+            ),
             models.CheckConstraint(name="referral_state_valid", condition=Q(state__in=ReferralState.values)),
             models.CheckConstraint(name="referral_service_valid", condition=Q(service_type__in=ServiceType.values)),
             models.CheckConstraint(

@@ -50,7 +50,7 @@ def notification_mail_send(*, notification_ids: Sequence[int]) -> int:
     """E-mail each notification not yet mailed, to its recipient if still active and with an
     address; returns how many left. Idempotent: each row is locked, sent, and marked
     ``mailed_at`` in a transaction of its own, so a retry (or a second delivery of the same
-    task) skips what already left, and a row another worker is sending now is skipped too.
+    task) skips what already left, and a row another worker is sending now is waited for, then skipped.
 
     A mail server failure (smtplib.SMTPException, OSError) propagates for the task to retry;
     the rows sent before it stay marked. A crash between the server's acceptance and the commit
@@ -62,13 +62,16 @@ def notification_mail_send(*, notification_ids: Sequence[int]) -> int:
         for notification_id in notification_ids:
             with transaction.atomic():
                 notice = (
-                    Notification.objects.select_for_update(skip_locked=True, of=("self",))
+                    # Wait for a lock held elsewhere (a «marcar como leídas», another worker):
+                    # PostgreSQL then re-checks mailed_at IS NULL on the row as committed, so a
+                    # notice mailed meanwhile is not sent twice, and none is skipped for good.
+                    Notification.objects.select_for_update(of=("self",))
                     .select_related("recipient")
                     .filter(pk=notification_id, mailed_at__isnull=True)
                     .first()
                 )
                 if notice is None:
-                    continue  # already mailed, being mailed by another worker, or deleted
+                    continue  # already mailed (by another worker meanwhile too), or deleted
                 recipient = notice.recipient
                 if not recipient.is_active or not recipient.email:
                     continue

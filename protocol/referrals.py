@@ -36,7 +36,7 @@ from protocol.models import (
     ServiceDeadline,
 )
 from protocol.notifications import notify
-from protocol.selectors import activation_get
+from protocol.selectors import activation_get, institution_reader
 from protocol.services import IllegalTransition
 from victims.identity import IDENTITY_FIELDS
 from victims.selectors import victim_identity_allowed, victim_list
@@ -70,6 +70,10 @@ def referral_create(*, actor: User, activation_id, service_type: str, provider_i
     note = note.strip()
     if not Institution.objects.filter(pk=provider_id, is_active=True).exists():
         raise ValidationError({"provider": [_("Elija una institución prestadora activa.")]})
+    if Referral.objects.filter(
+        activation=activation, service_type=service_type, provider_id=provider_id, state__in=OPEN_REFERRAL_STATES
+    ).exists():  # the activation's row lock serialises this check (and the unique index backs it)
+        raise ValidationError({"provider": [_("Ya hay una derivación abierta a ese servicio de esa institución.")]})
     now = timezone.now()
     referral = Referral.objects.create(
         activation=activation,
@@ -247,6 +251,12 @@ def referral_victim_for_provider(*, user: User, referral_id, ip_address: str | N
     if not referral.is_open:
         raise PermissionDenied(_("La derivación está cerrada: los datos de la persona ya no se muestran."))
     victim = referral.activation.victim
+    # A referral hands over what the referring institution may read, and for no longer: once it
+    # loses the victim's identity (a share or a consent withdrawn), so does the provider.
+    if not victim_identity_allowed(user=institution_reader(referral.activation.institution_id), victim=victim):
+        raise PermissionDenied(
+            _("La institución que derivó ya no tiene acceso a la identidad de esta persona: sus datos no se muestran.")
+        )
     data = {field: getattr(victim, field) for field in PROVIDER_IDENTITY_FIELDS}
     data["code"] = victim.code
     data["sex"] = victim.sex

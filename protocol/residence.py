@@ -32,10 +32,11 @@ from protocol.constants import (
 )
 from protocol.models import ResidenceApplication, ResidenceExpiryReminder, ResidenceTransition
 from protocol.notifications import notify
+from protocol.selectors import institution_reader
 from protocol.services import IllegalTransition
 from victims.identity import IDENTITY_FIELDS
 from victims.models import CaseVictim, Victim
-from victims.selectors import victim_get
+from victims.selectors import victim_get, victim_list
 
 # A renewal in these states stands for the permit: no second renewal, no expiry reminder. A
 # rejected one does not: the permit may be renewed again, and its end is still announced.
@@ -43,6 +44,10 @@ RENEWAL_STANDING = (*OPEN_RESIDENCE_STATES, ResidenceState.GRANTED)
 RENEWAL_REFUSED_MESSAGE = _lazy(
     "Solo se renueva un permiso otorgado de esta víctima que no tenga otra renovación en curso u otorgada."
 )
+
+# Days after granting during which Sermig still reads the identity, to issue the permit. A
+# renewal is a new application, with its own window.
+PERMIT_ISSUE_DAYS = 30
 
 # What a permit needs of the person, and nothing more (no contact data, no notes).
 PERMIT_IDENTITY_FIELDS = ("given_names", "surnames", "document_type", "document_number", "birth_date")
@@ -139,7 +144,10 @@ def residence_visible(*, user: User) -> QuerySet[ResidenceApplication]:
         return ResidenceApplication.objects.none()
     if has_sermig_capability(user):
         return ResidenceApplication.objects.all()
-    return ResidenceApplication.objects.filter(derived_by_institution_id=user.institution_id)
+    # ... while it still sees the victim (a share revoked takes the applications with it).
+    return ResidenceApplication.objects.filter(
+        derived_by_institution_id=user.institution_id, victim__in=victim_list(user=user).values("pk")
+    )
 
 
 def residence_get(*, user: User, application_id) -> ResidenceApplication:
@@ -231,7 +239,10 @@ def residence_identity_reveal(*, user: User, application_id, ip_address: str | N
     application = residence_get(user=user, application_id=application_id)
     if not is_sermig_officer(user):
         raise PermissionDenied(_("Solo un oficial de Sermig lee la identidad para el permiso."))
-    if application.state not in (*OPEN_RESIDENCE_STATES, ResidenceState.GRANTED):
+    just_granted = application.state == ResidenceState.GRANTED and application.decided_at >= timezone.now() - (
+        datetime.timedelta(days=PERMIT_ISSUE_DAYS)
+    )
+    if application.state not in OPEN_RESIDENCE_STATES and not just_granted:
         raise PermissionDenied(_("La solicitud está cerrada: su identidad ya no se muestra."))
     victim = application.victim
     identity = {field: getattr(victim, field) for field in PERMIT_IDENTITY_FIELDS}
@@ -280,9 +291,11 @@ def residence_expiry_remind(*, today: datetime.date | None = None) -> int:
                 "code": application.victim.code,
                 "date": application.valid_until.strftime("%d-%m-%Y"),
             }
+            deriving = application.derived_by_institution_id
+            still_sees = victim_list(user=institution_reader(deriving)).filter(pk=application.victim_id).exists()
             recipients = list(
                 User.objects.filter(is_active=True, is_api_client=False, role=Role.CASE_OFFICER).filter(
-                    Q(institution_id=application.derived_by_institution_id) | SERMIG_USERS
+                    (Q(institution_id=deriving) if still_sees else Q(pk__in=[])) | SERMIG_USERS
                 )
             )
             notify(

@@ -20,6 +20,13 @@ from victims.identity import IDENTITY_FIELDS
 from victims.selectors import victim_list
 
 
+def institution_reader(institution_id: int) -> User:
+    """An unsaved stand-in for "any member of this institution": what the selectors decide for
+    a user they decide for its institution (a role only narrows writes), so asking with it tells
+    what the institution itself may see now. Never saved, never signed in."""
+    return User(institution_id=institution_id, is_active=True)
+
+
 def activation_list(*, user: User) -> QuerySet[ProtocolActivation]:
     if not user.is_authenticated or not user.is_active or user.institution_id is None:
         return ProtocolActivation.objects.none()

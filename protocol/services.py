@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.access import is_case_officer
-from institutions.models import User
+from institutions.models import Institution, User
 from kernel.audit import audit_record
 from kernel.choices import Sex
 from kernel.constants import AccessAction
@@ -34,9 +34,9 @@ from protocol.constants import (
     RequestedBy,
 )
 from protocol.models import ProtocolActivation, ProtocolTransition, Referral, ReferralTransition
-from protocol.selectors import activation_get
+from protocol.selectors import activation_get, institution_reader
 from victims.models import Victim
-from victims.selectors import victim_get
+from victims.selectors import victim_get, victim_list, victims_known_by_document
 from victims.services import VICTIM_EDITABLE_FIELDS, _allowed_fields, victim_register
 
 
@@ -194,17 +194,19 @@ def activation_transition(
         note=note,
     )
     if target in (ActivationState.CLOSED, ActivationState.DECLINED):
-        _cancel_open_referrals(activation, actor, note)
+        _cancel_open_referrals(activation, actor)
     activation.refresh_from_db()
     return activation
 
 
-def _cancel_open_referrals(activation: ProtocolActivation, actor: User, note: str) -> None:
+def _cancel_open_referrals(activation: ProtocolActivation, actor: User) -> None:
     """A protocol that ends takes its open referrals with it: the providers stop seeing the
     person (access-model.md: their access lasts while the referral is open) and stop being
     told about delays."""
     now = timezone.now()
-    reason = _("Protocolo terminado: %(note)s") % {"note": note}
+    # The provider reads this: the protocol's own reason (which may name case facts) stays on
+    # the activation, for the institutions that see it.
+    reason = _("Cancelada: la institución que derivó terminó el Protocolo de Atención.")
     for referral in Referral.objects.select_for_update().filter(activation=activation, state__in=OPEN_REFERRAL_STATES):
         Referral.objects.filter(pk=referral.pk).update(
             state=ReferralState.CANCELLED,
@@ -230,6 +232,12 @@ def activation_record_consent(*, actor: User, activation_id, consent_on: datetim
     activation = _locked_for_change(actor, activation_id)
     if not activation.is_open:
         raise IllegalTransition(_("La activación ya terminó: no se registra consentimiento en ella."))
+    if activation.consent_on is not None:
+        # A replayed or stale form must not rewrite who recorded the consent, and when.
+        raise IllegalTransition(
+            _("El consentimiento informado ya está registrado (%(date)s).")
+            % {"date": activation.consent_on.strftime("%d-%m-%Y")}
+        )
     if consent_on is None:
         raise ValidationError({"consent_on": [_("Indique la fecha del consentimiento informado.")]})
     activation.consent_on = consent_on
@@ -250,6 +258,29 @@ def _actions_from(state: ActivationState) -> list[ActivationAction]:
     return [ActivationAction(action) for action, (starts, _end) in ACTIVATION_TRANSITIONS.items() if state in starts]
 
 
+def _refuse_a_person_already_known(actor: User, document_type: str, document_number: str) -> None:
+    """A person this institution may already identify by the document (registered by it, or in
+    a case whose identity it reads) is not registered again: their protocol is asked for from
+    their page. Registrations by the same institution wait for each other (its row lock), so a
+    double submit cannot slip two persons in."""
+    Institution.objects.select_for_update().filter(pk=actor.institution_id).values_list("pk", flat=True).get()
+    try:
+        known = victims_known_by_document(
+            user=actor, document_type=document_type, document_number=document_number, case_id=None
+        )
+    except ValidationError:
+        return  # a malformed document: victim_register reports it on its field
+    if known:
+        raise ValidationError(
+            {
+                "document_number": [
+                    _("Esta persona ya está registrada como %(code)s: solicite su protocolo desde su ficha.")
+                    % {"code": known[0].code}
+                ]
+            }
+        )
+
+
 @transaction.atomic
 def activation_open_for_new_person(
     *, actor: User, person: dict, requested_by: str, requested_on: datetime.date, **activation
@@ -261,6 +292,8 @@ def activation_open_for_new_person(
     part is refused."""
     require_officer(actor)
     fields = _allowed_fields(person, VICTIM_EDITABLE_FIELDS)
+    if fields.get("document_type") and fields.get("document_number"):
+        _refuse_a_person_already_known(actor, fields["document_type"], fields["document_number"])
     victim = victim_register(actor=actor, institution=actor.institution, **{"sex": Sex.UNKNOWN, **fields})
     return activation_open(
         actor=actor, victim_id=victim.pk, requested_by=requested_by, requested_on=requested_on, **activation
@@ -286,3 +319,43 @@ def activation_requester_reveal(*, user: User, activation_id, ip_address: str | 
         ip_address=ip_address,
     )
     return {name: value or "" for name, value in requester.items()}
+
+
+@transaction.atomic
+def activations_end_for_lost_access(*, actor: User | None, institution_id: int, victim_ids, reason: str = "") -> int:
+    """The institution lost sight of these victims (a share revoked: kernel.signals.
+    victim_access_revoked). Its open activations of the victims it no longer sees end now, as
+    *rechazada* before *activa* and *cerrada* after (moves of the table, on the timeline, in the
+    name of the institution that revoked), and their open referrals are cancelled: nobody could
+    manage them any more, the providers would go on reading the person, and the victim could not
+    enter the protocol again. Returns how many ended."""
+    still_seen = victim_list(user=institution_reader(institution_id)).values("pk")
+    ending = (
+        ProtocolActivation.objects.select_for_update()
+        .filter(institution_id=institution_id, victim_id__in=list(victim_ids), state__in=OPEN_STATES)
+        .exclude(victim_id__in=still_seen)
+    )
+    note = _("La institución que activó el protocolo perdió el acceso a la víctima.")
+    if reason:
+        note = f"{note} {reason}"
+    ended = 0
+    for activation in ending:
+        action = ActivationAction.CLOSE if activation.state == ActivationState.ACTIVE else ActivationAction.REJECT
+        target = ACTIVATION_TRANSITIONS[action][1]
+        now = timezone.now()
+        ProtocolActivation.objects.filter(pk=activation.pk).update(
+            state=target, state_changed_at=now, outcome_reason=note, version=F("version") + 1, updated_at=now
+        )
+        acting_institution = actor.institution_id if actor is not None and actor.institution_id else institution_id
+        ProtocolTransition.objects.create(
+            activation=activation,
+            action=action,
+            from_state=activation.state,
+            to_state=target,
+            actor=actor if actor is not None else activation.created_by,
+            institution_id=acting_institution,
+            note=note,
+        )
+        _cancel_open_referrals(activation, actor if actor is not None else activation.created_by)
+        ended += 1
+    return ended

@@ -9,6 +9,7 @@ and nothing saved. Identity is shown only through audited POSTs.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -88,6 +89,7 @@ from victims.models import Victim
 from victims.selectors import victim_get, victim_identity_allowed
 
 PAGE_SIZE = 50
+ACTIVATION_LIST_SIZE = 500  # the most recently moved; older ones are reached from the victim
 MOVE_LABELS = {"note": gettext_lazy("Nota o motivo"), "version": gettext_lazy("Versión")}
 
 
@@ -183,7 +185,7 @@ def activation_transition_view(request, activation_id):
 def activation_consent_view(request, activation_id):
     activation = activation_get(user=request.user, activation_id=activation_id)
     activation_require_manager(request.user, activation)
-    field = ActivationOpenForm.base_fields["consent_on"]
+    field = forms.DateField(error_messages={"required": _("Indique la fecha del consentimiento informado.")})
     try:
         consent_on = field.clean(request.POST.get("consent_on", ""))
     except ValidationError as exc:
@@ -248,7 +250,11 @@ def residence_derive_view(request, victim_id):
             renews = ResidenceApplication._meta.pk.to_python(renews)
         except ValidationError:
             raise ValidationError({"renews": [_("Elija un permiso otorgado de esta víctima.")]}) from None
-    residence_derive(actor=request.user, victim_id=victim.pk, note=request.POST.get("note", ""), renews_id=renews)
+    try:  # the form field's checks (a NUL byte, for one), as every other note
+        note = forms.CharField(required=False).clean(request.POST.get("note", ""))
+    except ValidationError as exc:
+        raise ValidationError({"note": exc.messages}) from None
+    residence_derive(actor=request.user, victim_id=victim.pk, note=note, renews_id=renews)
     messages.success(request, _("La víctima quedó derivada a Sermig para la residencia humanitaria."))
     return redirect("protocol:victim_protocol", victim_id=victim.pk)
 
@@ -266,8 +272,9 @@ def activation_list_view(request):
         .filter(institution_id=request.user.institution_id)
         .order_by("-state_changed_at")
     )
-    open_ones = [a for a in activations[:500] if a.is_open]
-    closed = [a for a in activations[:500] if not a.is_open]
+    shown = list(activations[:ACTIVATION_LIST_SIZE])
+    open_ones = [a for a in shown if a.is_open]
+    closed = [a for a in shown if not a.is_open]
     context = {"open_ones": open_ones, "closed": closed, "can_register": is_case_officer(request.user)}
     return render(request, "protocol/activation_list.html", context)
 

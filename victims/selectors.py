@@ -222,7 +222,7 @@ class KnownVictim:
 
 
 def victims_known_by_document(
-    *, user: User, document_type: str, document_number: str, case_id: int
+    *, user: User, document_type: str, document_number: str, case_id: int | None
 ) -> list[KnownVictim]:
     """The victims with this document whose identity the user's institution may read, with the
     cases the user sees them in: "this person is already registered as V-… in causa …".

@@ -25,6 +25,7 @@ from institutions.models import Institution, User
 from kernel.audit import audit_record
 from kernel.constants import AccessAction
 from kernel.errors import DomainError
+from kernel.signals import victim_access_revoked
 from victims.constants import VictimPermission
 from victims.models import Victim, VictimConsent, VictimShare
 from victims.selectors import caseless_victim_permissions, not_administered_message, victim_get
@@ -148,6 +149,9 @@ def victim_unshare(*, actor: User, victim_id, share_id: int, reason: str) -> Vic
         actor=actor,
         victim_code=victim.code,
         details={"victim_share_id": share.pk, "grantee_institution_id": share.institution_id},
+    )
+    victim_access_revoked.send(
+        sender=VictimShare, institution_id=share.institution_id, victim_ids=[victim.pk], actor=actor, reason=reason
     )
     return share
 

@@ -77,12 +77,12 @@ class World:
         """The officer who may take ``action``: the provider's, or the referring institution's."""
         return self.provider_officer if REFERRAL_TRANSITIONS[action][2] == PROVIDER else self.referrer_officer
 
-    def refer(self, service_type: str = ServiceType.SHELTER, note: str = "") -> Referral:
+    def refer(self, service_type: str = ServiceType.SHELTER, note: str = "", provider=None) -> Referral:
         return referral_create(
             actor=self.referrer_officer,
             activation_id=self.activation.pk,
             service_type=service_type,
-            provider_id=self.provider.pk,
+            provider_id=(provider or self.provider).pk,
             note=note,
         )
 

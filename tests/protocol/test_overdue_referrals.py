@@ -218,7 +218,7 @@ def test_two_runs_at_the_same_moment_tell_the_delay_once():
     ensure_service_deadlines()
     world = make_world()
     officers = people_around_the_provider(world)
-    referrals = [make_overdue(world.refer()) for _ in range(5)]
+    referrals = [make_overdue(world.refer(service)) for service in list(ServiceType)[:5]]
     mail.outbox.clear()
 
     start = threading.Barrier(2, timeout=10)

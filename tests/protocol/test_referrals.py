@@ -101,7 +101,7 @@ def test_a_changed_deadline_is_used_for_new_referrals_only(world):
     earlier = world.refer(ServiceType.SHELTER)
     ServiceDeadline.objects.filter(service_type=ServiceType.SHELTER).update(response_hours=6)
 
-    later = world.refer(ServiceType.SHELTER)
+    later = world.refer(ServiceType.SHELTER, provider=world.unrelated)  # one open per provider and service
 
     assert later.response_due_at - later.requested_at == datetime.timedelta(hours=6)
     earlier.refresh_from_db()

@@ -306,13 +306,13 @@ def _with_deadline(referral: Referral, hours_from_now: float) -> Referral:
 
 def test_the_inbox_holds_only_the_providers_referrals_open_first_most_overdue_first(scene):
     world = scene.world
-    soon = _with_deadline(world.referral_in(ReferralState.PENDING), 5)
-    late_by_a_day = _with_deadline(world.referral_in(ReferralState.PENDING), -24)
-    late_by_an_hour = _with_deadline(world.referral_in(ReferralState.PENDING), -1)
-    later = _with_deadline(world.referral_in(ReferralState.PENDING), 50)
-    completed_long_ago = _with_deadline(world.referral_in(ReferralState.COMPLETED), -500)
-    cancelled = _with_deadline(world.referral_in(ReferralState.CANCELLED), -100)
-    rejected = _with_deadline(world.referral_in(ReferralState.REJECTED), 10)
+    soon = _with_deadline(world.referral_in(ReferralState.PENDING, ServiceType.HEALTH), 5)
+    late_by_a_day = _with_deadline(world.referral_in(ReferralState.PENDING, ServiceType.SHELTER), -24)
+    late_by_an_hour = _with_deadline(world.referral_in(ReferralState.PENDING, ServiceType.LEGAL_AID), -1)
+    later = _with_deadline(world.referral_in(ReferralState.PENDING, ServiceType.EDUCATION), 50)
+    completed_long_ago = _with_deadline(world.referral_in(ReferralState.COMPLETED, ServiceType.WORK), -500)
+    cancelled = _with_deadline(world.referral_in(ReferralState.CANCELLED, ServiceType.RETURN), -100)
+    rejected = _with_deadline(world.referral_in(ReferralState.REJECTED, ServiceType.OTHER), 10)
     # Another referrer's protocol, to the same provider: in the inbox too.
     elsewhere = InstitutionFactory(short_name="OPD", name="Oficina de protección (deriva)")
     elsewhere_officer = UserFactory(institution=elsewhere)
@@ -354,9 +354,9 @@ def test_an_overdue_referral_comes_before_an_answered_one(scene):
     past its deadline is, and comes first."""
     world = scene.world
     accepted_last_week = _with_deadline(world.referral_in(ReferralState.ACCEPTED), -24 * 7)
-    in_progress = _with_deadline(world.referral_in(ReferralState.IN_PROGRESS), -24 * 3)
-    overdue = _with_deadline(world.referral_in(ReferralState.PENDING), -2)
-    not_yet_due = _with_deadline(world.referral_in(ReferralState.PENDING), 20)
+    in_progress = _with_deadline(world.referral_in(ReferralState.IN_PROGRESS, ServiceType.HEALTH), -24 * 3)
+    overdue = _with_deadline(world.referral_in(ReferralState.PENDING, ServiceType.LEGAL_AID), -2)
+    not_yet_due = _with_deadline(world.referral_in(ReferralState.PENDING, ServiceType.EDUCATION), 20)
 
     inbox = list(provider_inbox(user=world.provider_officer))
 
