@@ -7,6 +7,7 @@ pseudonymous code (V-2024-000123), never by name, document or contact data.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -87,3 +88,30 @@ def notification_mail_send(*, notification_ids: Sequence[int]) -> int:
     finally:
         connection.close()
     return sent
+
+
+# A notice left unmailed this long was never queued (the broker was down at commit) or its task
+# gave up (a database error, retries exhausted): the sweep queues it again, for this long.
+UNMAILED_SWEEP_AFTER = datetime.timedelta(minutes=15)
+UNMAILED_SWEEP_FOR = datetime.timedelta(days=2)
+
+
+def unmailed_notifications_requeue(*, now: datetime.datetime | None = None) -> int:
+    """Beat: queue again the e-mails of notices still unmailed after UNMAILED_SWEEP_AFTER (to a
+    recipient who is active and has an address), for up to UNMAILED_SWEEP_FOR. Safe to overlap
+    with the original task: each notice is mailed once (notification_mail_send). Returns how many."""
+    now = now or timezone.now()
+    ids = list(
+        Notification.objects.filter(
+            mailed_at__isnull=True,
+            created_at__lt=now - UNMAILED_SWEEP_AFTER,
+            created_at__gte=now - UNMAILED_SWEEP_FOR,
+            recipient__is_active=True,
+        )
+        .exclude(recipient__email="")
+        .order_by("id")
+        .values_list("pk", flat=True)[:1000]
+    )
+    if ids:
+        _queue_mail(ids)
+    return len(ids)

@@ -3,7 +3,7 @@ import smtplib
 from celery import shared_task
 from django.conf import settings
 
-from protocol.notifications import notification_mail_send
+from protocol.notifications import notification_mail_send, unmailed_notifications_requeue
 from protocol.referrals import overdue_referrals_notify
 from protocol.residence import residence_expiry_remind
 
@@ -37,3 +37,9 @@ def send_notification_mail(notification_ids: list[int]) -> int:
     """E-mail these notifications (queued by protocol.notifications.notify after commit). Safe
     to retry and to run twice: a row already mailed is skipped. Returns how many left."""
     return notification_mail_send(notification_ids=notification_ids)
+
+
+@shared_task(name="protocol.requeue_unmailed_notifications")
+def requeue_unmailed_notifications() -> int:
+    """Beat: notices whose e-mail never left (broker down at commit, a task that gave up)."""
+    return unmailed_notifications_requeue()

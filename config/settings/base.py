@@ -228,6 +228,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "protocol.remind_expiring_residence_permits",
         "schedule": timedelta(hours=24),
     },
+    "protocol-requeue-unmailed-notifications": {
+        "task": "protocol.requeue_unmailed_notifications",
+        "schedule": timedelta(minutes=15),
+    },
 }
 
 REST_FRAMEWORK = {

@@ -241,3 +241,28 @@ def test_a_real_worker_sends_once_when_the_task_is_delivered_twice_before_it_ran
 
     assert sorted(result.get(timeout=TASK_TIMEOUT) for result in results) == [0, 2]
     assert mailed_once_each(recipients)
+
+
+# --- the sweep: notices whose e-mail never left ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_notice_whose_task_never_left_is_mailed_by_the_sweep_once(django_capture_on_commit_callbacks):
+    from protocol.notifications import UNMAILED_SWEEP_AFTER, UNMAILED_SWEEP_FOR, unmailed_notifications_requeue
+
+    recipients = people(3)
+    # The broker was down at commit: the notices exist, no task left.
+    with django_capture_on_commit_callbacks(execute=False):
+        notify(recipients, subject=SUBJECT, message=MESSAGE)
+    stale, fresh, old = Notification.objects.filter(recipient__in=recipients).order_by("id")
+    now = timezone.now()
+    Notification.objects.filter(pk=stale.pk).update(created_at=now - UNMAILED_SWEEP_AFTER - datetime.timedelta(1))
+    Notification.objects.filter(pk=old.pk).update(created_at=now - UNMAILED_SWEEP_FOR - datetime.timedelta(1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert unmailed_notifications_requeue(now=now) == 1
+    assert [message.to for message in mail.outbox] == [[stale.recipient.email]]
+    # Run again: nothing left to send for it; the fresh one waits its turn, the old one is let go.
+    assert unmailed_notifications_requeue(now=now) == 0
+    assert len(mail.outbox) == 1
+    assert Notification.objects.get(pk=fresh.pk).mailed_at is None
