@@ -51,13 +51,18 @@ class ApiAutoSchema(AutoSchema):
         # extend_schema(description=...), which overrides this.
         return ""
 
+    def _sends_etag(self) -> bool:
+        """``sends_etag``: True for every method of the view, or the set of methods that do."""
+        sends = getattr(self.view, "sends_etag", False)
+        return self.method in sends if isinstance(sends, (set, frozenset)) else bool(sends)
+
     def _problem_codes(self) -> list[int]:
         codes = [401, 403, 406, 429]
         if self.path_regex and "{" in self.path:
             codes.append(404)
         if self.method in ("POST", "PUT", "PATCH"):
             codes += [400, 409, 413, 415]
-        if self.method in ("PUT", "PATCH"):
+        if self.method in ("PUT", "PATCH") or (self.method == "POST" and getattr(self.view, "checks_if_match", False)):
             codes.append(412)
         if self.method == "POST":
             codes.append(422)
@@ -69,7 +74,7 @@ class ApiAutoSchema(AutoSchema):
         bodies = super()._get_response_bodies(direction)
         if direction != "response":
             return bodies
-        if getattr(self.view, "sends_etag", False):
+        if self._sends_etag():
             for code in ("200", "201"):
                 if code in bodies:
                     bodies[code]["headers"] = {

@@ -15,7 +15,7 @@ from oauth2_provider.generators import generate_client_secret
 
 from api.models import ApiClient
 from cases.constants import SyncSource
-from institutions.constants import Role
+from institutions.constants import InstitutionKind, Role
 from institutions.models import Institution, User
 
 WRITE_SCOPES = {"cases:write", "identity:write"}
@@ -41,11 +41,35 @@ def _checked_scopes(scopes: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def api_client_create(*, institution: Institution, name: str, scopes: list[str], sources: list[str] = ()) -> NewClient:
+def api_client_create(
+    *,
+    institution: Institution,
+    name: str,
+    scopes: list[str],
+    sources: list[str] = (),
+    sermig_officer: bool = False,
+) -> NewClient:
     """A client of ``institution``: a service user (a case officer if it may write, a reader
     otherwise) that cannot sign in to the web, and the OAuth2 application acting as it.
-    ``sources``: source systems the institution owns from now on (Institution.sync_sources)."""
+    ``sources``: source systems the institution owns from now on (Institution.sync_sources).
+    ``sermig_officer``: the service user holds the *oficial Sermig* capability (the residence
+    queue: protocol.residence.has_sermig_capability), which counts only in a migration-service
+    institution; refused for any other, so a flag set by mistake is caught here and not ignored."""
     scopes = _checked_scopes(scopes)
+    if sermig_officer and institution.kind != InstitutionKind.MIGRATION:
+        raise ValidationError(
+            {
+                "sermig_officer": _(
+                    "Solo un cliente de una institución de tipo «%(kind)s» puede ser oficial Sermig; "
+                    "%(name)s es «%(own)s»."
+                )
+                % {
+                    "kind": InstitutionKind.MIGRATION.label,
+                    "name": institution.short_name,
+                    "own": institution.get_kind_display(),
+                }
+            }
+        )
     unknown = sorted(set(sources) - set(SyncSource.values))
     if unknown:
         raise ValidationError(
@@ -62,6 +86,7 @@ def api_client_create(*, institution: Institution, name: str, scopes: list[str],
         institution=institution,
         role=role,
         is_api_client=True,
+        is_sermig_officer=sermig_officer,
         first_name=name[:150],
     )
     user.set_unusable_password()

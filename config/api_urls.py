@@ -1,4 +1,5 @@
-"""/api/v1/: the REST API (cases/apis.py), its OpenAPI schema and the reference page."""
+"""/api/v1/: the REST API (cases/apis.py, protocol/apis.py), its OpenAPI schema and the reference
+page."""
 
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView
@@ -6,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from api.views import ApiDocsView
 from cases import apis
 from cases.constants import EXTERNAL_ID_PATTERN, SyncSource
+from protocol import apis as protocol_apis
 
 app_name = "api"
 
@@ -44,4 +46,55 @@ urlpatterns = [
     path("victims/<uuid:victim_id>/", apis.VictimDetailApi.as_view(), name="victim_detail"),
     path("victims/<uuid:victim_id>/identity/", apis.VictimIdentityApi.as_view(), name="victim_identity"),
     path("institutions/", apis.InstitutionListApi.as_view(), name="institution_list"),
+    # Protocolo de Atención (issue 6)
+    path(
+        "victims/<uuid:victim_id>/activations/",
+        protocol_apis.VictimActivationsApi.as_view(),
+        name="victim_activations",
+    ),
+    path("activations/<uuid:activation_id>/", protocol_apis.ActivationDetailApi.as_view(), name="activation_detail"),
+    path(
+        "activations/<uuid:activation_id>/transitions",
+        protocol_apis.ActivationTransitionsApi.as_view(),
+        name="activation_transitions",
+    ),
+    path(
+        "activations/<uuid:activation_id>/consent",
+        protocol_apis.ActivationConsentApi.as_view(),
+        name="activation_consent",
+    ),
+    path(
+        "activations/<uuid:activation_id>/referrals/",
+        protocol_apis.ActivationReferralsApi.as_view(),
+        name="activation_referrals",
+    ),
+    path("referrals/", protocol_apis.ReferralListApi.as_view(), name="referral_list"),
+    path("referrals/<uuid:referral_id>/", protocol_apis.ReferralDetailApi.as_view(), name="referral_detail"),
+    path(
+        "referrals/<uuid:referral_id>/transitions",
+        protocol_apis.ReferralTransitionsApi.as_view(),
+        name="referral_transitions",
+    ),
+    path("referrals/<uuid:referral_id>/victim/", protocol_apis.ReferralVictimApi.as_view(), name="referral_victim"),
+    path(
+        "victims/<uuid:victim_id>/residence-applications/",
+        protocol_apis.VictimResidenceApplicationsApi.as_view(),
+        name="victim_residence_applications",
+    ),
+    path("residence-applications/", protocol_apis.ResidenceListApi.as_view(), name="residence_list"),
+    path(
+        "residence-applications/<uuid:application_id>/",
+        protocol_apis.ResidenceDetailApi.as_view(),
+        name="residence_detail",
+    ),
+    path(
+        "residence-applications/<uuid:application_id>/transitions",
+        protocol_apis.ResidenceTransitionsApi.as_view(),
+        name="residence_transitions",
+    ),
+    path(
+        "residence-applications/<uuid:application_id>/identity/",
+        protocol_apis.ResidenceIdentityApi.as_view(),
+        name="residence_identity",
+    ),
 ]

@@ -114,10 +114,11 @@ def referral_require_party(actor: User, referral: Referral) -> None:
 
 
 def referral_visible_to(user: User) -> Q:
-    """Filter of the referrals the user's institution sees: those it provides (scoped access,
-    until they close: referral_victim_for_provider), and those of the protocols it activated,
-    while it still sees the victim."""
-    return Q(provider_id=user.institution_id) | Q(
+    """Filter of the referrals the user's institution sees: those it provides while they are open
+    (access-model.md: a provider sees the referral and the minimum data "until the referral
+    closes"; both end then), and those of the protocols it activated, while it still sees the
+    victim."""
+    return Q(provider_id=user.institution_id, state__in=OPEN_REFERRAL_STATES) | Q(
         activation__institution_id=user.institution_id, activation__victim__in=victim_list(user=user).values("pk")
     )
 
@@ -241,9 +242,12 @@ PROVIDER_IDENTITY_FIELDS = ("given_names", "surnames", "document_type", "documen
 
 
 @transaction.atomic
-def referral_victim_for_provider(*, user: User, referral_id, ip_address: str | None = None) -> dict:
+def referral_victim_for_provider(
+    *, user: User, referral_id, client_id: str = "", ip_address: str | None = None
+) -> dict:
     """The minimum data of the referred person, for the provider institution while its referral
-    is open: name, document, contact, sex and age. Ends when the referral closes (403 then).
+    is open: name, document, contact, sex and age. Ends when the referral closes (404 then: the
+    referral is no longer the provider's).
     Every read is in the access log, naming the referral."""
     referral = referral_get(user=user, referral_id=referral_id)
     if referral.provider_id != user.institution_id:
@@ -267,24 +271,25 @@ def referral_victim_for_provider(*, user: User, referral_id, ip_address: str | N
         actor=user,
         victim_code=victim.code,
         details={"fields": list(PROVIDER_IDENTITY_FIELDS), "referral": str(referral.pk)},
+        client_id=client_id,
         ip_address=ip_address,
     )
     return data
 
 
 def provider_inbox(*, user: User) -> QuerySet[Referral]:
-    """The bandeja de derivaciones: the referrals an institution provides, open ones first, the
-    most overdue first; no case data."""
+    """The bandeja de derivaciones: the open referrals an institution provides (a closed one is
+    no longer the provider's: referral_visible_to), the overdue ones first, most overdue first;
+    no case data."""
     if user.institution_id is None or not user.is_active:
         return Referral.objects.none()
     # Overdue = still *pendiente* past the response deadline; an answered referral is not.
     rank = Case(
         When(state=ReferralState.PENDING, response_due_at__lt=timezone.now(), then=Value(0)),
-        When(state__in=OPEN_REFERRAL_STATES, then=Value(1)),
-        default=Value(2),
+        default=Value(1),
     )
     return (
-        Referral.objects.filter(provider_id=user.institution_id)
+        Referral.objects.filter(provider_id=user.institution_id, state__in=OPEN_REFERRAL_STATES)
         .select_related("activation__victim", "activation__institution")
         # Identity only through referral_victim_for_provider (open referrals, audited).
         .defer(

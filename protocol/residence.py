@@ -233,7 +233,9 @@ def residence_transition(
 
 
 @transaction.atomic
-def residence_identity_reveal(*, user: User, application_id, ip_address: str | None = None) -> dict:
+def residence_identity_reveal(
+    *, user: User, application_id, client_id: str = "", ip_address: str | None = None
+) -> dict:
     """The identity a permit needs, for a Sermig officer while the application is open (or
     just granted, to issue it): audited like every identity read."""
     application = residence_get(user=user, application_id=application_id)
@@ -256,6 +258,7 @@ def residence_identity_reveal(*, user: User, application_id, ip_address: str | N
             "purpose": "residencia_humanitaria",
             "application": str(application.pk),
         },
+        client_id=client_id,
         ip_address=ip_address,
     )
     return identity

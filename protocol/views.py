@@ -358,6 +358,9 @@ def referral_transition_view(request, referral_id):
     referral_require_party(request.user, referral)
     referral = referral_transition(actor=request.user, referral_id=referral.pk, **_move(TransitionForm(request.POST)))
     messages.success(request, _("La derivación quedó «%(state)s».") % {"state": referral.get_state_display().lower()})
+    if referral.provider_id == request.user.institution_id and not referral.is_open:
+        # Closed, the referral is no longer the provider's to see: back to its bandeja.
+        return redirect("protocol:referral_inbox")
     return redirect("protocol:referral_detail", referral_id=referral.pk)
 
 

@@ -495,7 +495,12 @@ CASES = [
 # Routes whose object is not the scenario's case (a victim with no case, a protocol record) are
 # probed by matrices of their own, with the subjects that matter there. Each module defines MATRIX
 # and checks it the same way; a route counts as covered when any of them names it.
-OTHER_MATRICES: tuple[str, ...] = ("tests.access.test_protocol_matrix", "tests.access.test_caseless_victim_matrix")
+OTHER_MATRICES: tuple[str, ...] = (
+    "tests.access.test_protocol_matrix",
+    "tests.access.test_caseless_victim_matrix",
+    # The protocol's API routes (issue 6): machine clients of the institutions around a protocol.
+    "tests.access.test_api_machine_matrix",
+)
 
 
 def covered_elsewhere() -> set[str]:
@@ -596,7 +601,14 @@ def test_no_api_route_answers_a_session_write_without_csrf_token_with_a_server_e
     answers = {}
     for route in application_routes():
         if route.is_api:
-            url = reverse(route.name, kwargs=MATRIX[route.name][0].kwargs(scenario) if route.kwargs else {})
+            # A route probed elsewhere (the protocol's) takes ids only: any will do, since the CSRF
+            # check refuses the write before anything is looked up.
+            kwargs = (
+                MATRIX[route.name][0].kwargs(scenario)
+                if route.name in MATRIX
+                else {name: uuid.uuid4() for name in route.kwargs}
+            )
+            url = reverse(route.name, kwargs=kwargs)
             for method in ("POST", "PUT", "PATCH", "DELETE"):
                 answers[f"{method} {route.name}"] = client.generic(
                     method, url, "{}", content_type="application/json", HTTP_ACCEPT=accept

@@ -4,16 +4,22 @@ A machine client (OAuth2 client credentials, api.models.ApiClient) acts through 
 of its institution: an *oficial* when it holds a write scope, a *lector* otherwise. So it sees and
 does what that role of its institution may, narrowed by its token's scopes. Each institution of
 the browser scenario (tests/access/scenario.py) gets two clients: a read-only one
-(``cases:read``) and a full one (every scope). Two more institutions join the scenario here: one
-shared with identity on the victim's consent (which covers that victim, never an offender), and
-one that held grants (identity and collaboration on a legal basis) and was then deactivated.
+(``cases:read``) and a full one (every scope). More institutions join the scenario here: one
+shared with identity on the victim's consent (which covers that victim, never an offender), one
+that held grants (identity and collaboration on a legal basis) and was then deactivated, and the
+two the Protocolo de Atención adds (issue 6): the **provider** of an open referral of the
+victim's protocol (no grant on the case), and **Sermig** (a migration service whose clients hold
+the *oficial Sermig* capability), with the victim's application in its queue. The lead activated
+the protocol, referred the victim to the provider and derived them to Sermig. A second referral
+to the provider, which it rejected, is closed: no longer the provider's (access-model.md: "until
+the referral closes"), it is the lead's alone to see.
 
 Expected answers: allowed → the probe's success code (200, or 201 when a PUT creates a case);
 visible but not allowed, or a scope missing → 403; not visible → 404, except PUT (or a bulk
 item) by reference to a case the institution cannot see, which is 409 (the reference is taken:
 the client may ask the lead for access); an inactive institution's token → 401. A refused
 request changes nothing; an allowed write changes the records; an allowed identity read leaves
-one access-log event naming the client.
+one access-log event naming the client (its service user and its client id).
 
 Every route of config.api_urls (its schema and reference page aside) times every method its
 view implements must have an entry in MATRIX: a route added without one fails the suite.
@@ -21,6 +27,7 @@ view implements must have an entry in MATRIX: a route added without one fails th
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,13 +48,27 @@ from cases.models import (
 )
 from cases.sharing import case_share
 from config import api_urls
+from institutions.constants import InstitutionKind
 from institutions.models import Institution
 from kernel.constants import AccessAction
 from kernel.models import AccessEvent
+from protocol.constants import ActivationAction, ReferralAction, RequestedBy, ServiceType
+from protocol.models import (
+    ProtocolActivation,
+    ProtocolTransition,
+    Referral,
+    ReferralTransition,
+    ResidenceApplication,
+    ResidenceTransition,
+)
+from protocol.referrals import referral_create, referral_transition
+from protocol.residence import residence_derive
+from protocol.services import activation_open, activation_transition
 from tests.access.scenario import Scenario, build_scenario
 from tests.api.conftest import ALL_SCOPES, Machine, clear_rate_limits, machine_for
 from tests.factories import InstitutionFactory
 from victims.models import CaseVictim, Victim, VictimConsent, VictimExternalReference
+from victims.services import victim_link_to_case, victim_register
 
 OK, DENIED, HIDDEN, TAKEN, UNAUTHORISED = "ok", 403, 404, 409, 401
 
@@ -59,12 +80,17 @@ RELATIONS = (
     "shared_collaborate",
     "unrelated",
     "inactive",  # held identity and collaboration, then the institution was deactivated
+    "provider",  # gives the service of an open referral of the victim's protocol; no case grant
+    "sermig",  # the migration service, its clients *oficial Sermig*; the victim's application queued
 )
 SCOPE_SETS = {"read": ("cases:read",), "full": tuple(ALL_SCOPES)}
 VISIBLE = frozenset({"lead", "shared_ver", "shared_identity", "shared_consent", "shared_collaborate"})
 COLLABORATORS = frozenset({"lead", "shared_collaborate"})
 VICTIM_IDENTITY = frozenset({"lead", "shared_identity", "shared_consent"})
 OFFENDER_IDENTITY = frozenset({"lead", "shared_identity"})  # a consent never covers an offender
+SEES_REFERRAL = frozenset({"lead", "provider"})  # the activating (and referring) institution, the provider
+SEES_CLOSED_REFERRAL = frozenset({"lead"})  # closed, a referral is no longer the provider's
+SEES_APPLICATION = frozenset({"lead", "sermig"})  # the deriving institution, Sermig
 
 EXCLUDED_ROUTES = frozenset({"schema", "docs"})  # public description of the API, no case data
 # DRF's metadata answer, the same on every view. HEAD (Django answers it wherever GET is) has
@@ -179,6 +205,89 @@ links_known_victim = _links_known_person(VICTIM_IDENTITY)
 links_known_offender = _links_known_person(OFFENDER_IDENTITY)
 
 
+# Protocolo de Atención (issue 6). The activation follows the victim: whoever sees the victim
+# sees it; only the activating institution (the lead here) moves it and refers from it.
+
+
+@_writer
+def anyone_who_sees_the_victim_writes(relation, scopes):
+    """Opening an activation: any officer of an institution that sees the victim."""
+    return OK if relation in VISIBLE else HIDDEN
+
+
+@_writer
+def activating_institution_writes(relation, scopes):
+    if relation == "lead":
+        return OK
+    return DENIED if relation in VISIBLE else HIDDEN
+
+
+def _party(sees: frozenset[str], acts: str):
+    """A referral or an application: seen by its two parties only (404 for anyone else, even an
+    institution that sees the victim); moved by one of them (403 for the other)."""
+
+    @_writer
+    def party_writes(relation, scopes):
+        if relation == acts:
+            return OK
+        return DENIED if relation in sees else HIDDEN
+
+    party_writes.__name__ = f"{acts}_moves"
+    return party_writes
+
+
+def _sees(holders: frozenset[str]):
+    @_member
+    def sees(relation, scopes):
+        return OK if relation in holders else HIDDEN
+
+    return sees
+
+
+def _reads_identity_as(reader: str, seen_by: frozenset[str]):
+    """The provider's minimum data, or the permit identity: one institution reads it, with
+    identity:read (and, for Sermig, an officer: the full client)."""
+
+    @_member
+    def reads(relation, scopes):
+        if scopes == "read":
+            return DENIED  # identity:read missing
+        if relation == reader:
+            return OK
+        return DENIED if relation in seen_by else HIDDEN
+
+    return reads
+
+
+sees_the_referral = _sees(SEES_REFERRAL)
+sees_the_closed_referral = _sees(SEES_CLOSED_REFERRAL)
+sees_the_application = _sees(SEES_APPLICATION)
+provider_moves_the_referral = _party(SEES_REFERRAL, "provider")
+referrer_moves_the_referral = _party(SEES_REFERRAL, "lead")
+sermig_moves_the_application = _party(SEES_APPLICATION, "sermig")
+reads_minimum_data = _reads_identity_as("provider", SEES_REFERRAL)
+# Nobody reads the minimum data of a closed referral: the provider no longer sees it (404), the
+# lead sees it but is not its provider (403).
+reads_no_minimum_data = _reads_identity_as("", SEES_CLOSED_REFERRAL)
+
+
+@_writer
+def nobody_moves_the_closed_referral_as_provider(relation, scopes):
+    """A provider's move on the closed referral: the provider no longer sees it (404); the lead
+    sees it, but the move is not the lead's (403)."""
+    return DENIED if relation in SEES_CLOSED_REFERRAL else HIDDEN
+
+
+@_writer
+def the_lead_cannot_cancel_a_closed_referral(relation, scopes):
+    """The lead's move on the closed referral: it sees it, the state refuses the move (409);
+    the provider no longer sees it (404)."""
+    return TAKEN if relation in SEES_CLOSED_REFERRAL else HIDDEN
+
+
+reads_permit_identity = _reads_identity_as("sermig", SEES_APPLICATION)
+
+
 # --- the matrix ------------------------------------------------------------------------------
 
 
@@ -187,6 +296,15 @@ class World:
     scenario: Scenario
     institutions: dict[str, Institution]
     machines: dict[tuple[str, str], Machine]
+    # The victim's protocol (issue 6): its activation (activa), the open referral to the
+    # provider, the application in Sermig's queue; a second victim of the case, with none; a
+    # third, whose activation (solicitada) waits for the consent.
+    activation_id: object = None
+    awaiting_consent_id: object = None
+    referral_id: object = None
+    closed_referral_id: object = None
+    application_id: object = None
+    other_victim_id: object = None
 
     @property
     def case_id(self) -> int:
@@ -203,6 +321,7 @@ class Probe:
     label: str = ""
     writes: bool = False  # allowed: the records change
     reveals: bool = False  # allowed: one identity-read event naming the client
+    query: str = ""  # appended to the route's URL
     items: Callable[[str, str], object] | None = None  # bulk: the expected answer of its one item
     item_ok: int = 200  # bulk: what "allowed" answers for the item
 
@@ -241,6 +360,30 @@ NEW_REFERENCE = "PARTE-2024-0999"  # a report number no case has
 # The ids each institution's source system gave the scenario's victim and offender (``world``:
 # people's external ids are per institution).
 KNOWN_VICTIM, KNOWN_OFFENDER = "VIC-2023-0001", "IMP-2023-0001"
+
+
+def _activation(w: World) -> dict:
+    return {"activation_id": w.activation_id}
+
+
+def _referral(w: World) -> dict:
+    return {"referral_id": w.referral_id}
+
+
+def _closed_referral(w: World) -> dict:
+    return {"referral_id": w.closed_referral_id}
+
+
+def _application(w: World) -> dict:
+    return {"application_id": w.application_id}
+
+
+def _awaiting_consent(w: World) -> dict:
+    return {"activation_id": w.awaiting_consent_id}
+
+
+def _other_victim(w: World) -> dict:
+    return {"victim_id": w.other_victim_id}
 
 
 def _new_reference(w: World) -> dict:
@@ -374,6 +517,98 @@ MATRIX: dict[str, list[Probe]] = {
     "api:case_shares": [Probe("GET", _case, lead_reads)],
     "api:victim_detail": [Probe("GET", _victim, sees_the_case)],
     "api:victim_identity": [Probe("GET", _victim, reads_victim_identity, reveals=True)],
+    # --- Protocolo de Atención ---
+    "api:victim_activations": [
+        Probe("GET", _victim, sees_the_case),
+        # The second victim has no activation: any officer who sees them may ask for one.
+        Probe(
+            "POST",
+            _other_victim,
+            anyone_who_sees_the_victim_writes,
+            body=lambda w: {"requested_by": RequestedBy.INSTITUTION, "requested_on": "2024-02-01"},
+            ok=201,
+            writes=True,
+        ),
+    ],
+    "api:activation_detail": [Probe("GET", _activation, sees_the_case)],
+    "api:activation_transitions": [
+        Probe(
+            "POST",
+            _activation,
+            activating_institution_writes,
+            body=lambda w: {"action": ActivationAction.CLOSE, "note": "Egreso del programa"},
+            writes=True,
+        )
+    ],
+    "api:activation_consent": [
+        Probe(
+            "POST",
+            _awaiting_consent,
+            activating_institution_writes,
+            body=lambda w: {"consent_on": "2024-02-02"},
+            writes=True,
+        )
+    ],
+    "api:activation_referrals": [
+        Probe("GET", _activation, sees_the_case),
+        Probe(
+            "POST",
+            _activation,
+            activating_institution_writes,
+            body=lambda w: {"service_type": ServiceType.HEALTH, "provider": w.institutions["provider"].pk},
+            ok=201,
+            writes=True,
+        ),
+    ],
+    "api:referral_list": [
+        Probe("GET", _none, any_member),
+        Probe("GET", _none, any_member, label="outgoing", query="?direction=outgoing"),
+    ],
+    "api:referral_detail": [
+        Probe("GET", _referral, sees_the_referral),
+        Probe("GET", _closed_referral, sees_the_closed_referral, label="closed"),
+    ],
+    "api:referral_transitions": [
+        Probe("POST", _referral, provider_moves_the_referral, body=lambda w: {"action": "aceptar"}, writes=True),
+        Probe(
+            "POST",
+            _referral,
+            referrer_moves_the_referral,
+            body=lambda w: {"action": "cancelar", "note": "Ya no lo necesita"},
+            writes=True,
+            label="cancelar",
+        ),
+        Probe(
+            "POST",
+            _closed_referral,
+            nobody_moves_the_closed_referral_as_provider,
+            body=lambda w: {"action": "aceptar"},
+            label="closed-aceptar",
+        ),
+        Probe(
+            "POST",
+            _closed_referral,
+            the_lead_cannot_cancel_a_closed_referral,
+            body=lambda w: {"action": "cancelar", "note": "Ya no lo necesita"},
+            label="closed-cancelar",
+        ),
+    ],
+    "api:referral_victim": [
+        Probe("GET", _referral, reads_minimum_data, reveals=True),
+        Probe("GET", _closed_referral, reads_no_minimum_data, label="closed"),
+    ],
+    "api:victim_residence_applications": [
+        # The second victim, of the lead's case, has no application yet.
+        Probe("POST", _other_victim, activating_institution_writes, body=lambda w: {}, ok=201, writes=True),
+    ],
+    "api:residence_list": [Probe("GET", _none, any_member)],
+    "api:residence_detail": [Probe("GET", _application, sees_the_application)],
+    "api:residence_transitions": [
+        Probe("POST", _application, sermig_moves_the_application, body=lambda w: {"action": "recibir"}, writes=True)
+    ],
+    "api:residence_identity": [
+        Probe("GET", _application, reads_permit_identity, reveals=True),
+    ],
 }
 
 
@@ -394,6 +629,8 @@ def world(module_transaction) -> World:
         can_view_identity=True,
         consent_ids=[scenario.consent_id],
     )
+    institutions["provider"] = InstitutionFactory(name="Institución provider", kind=InstitutionKind.PUBLIC_SERVICE)
+    institutions["sermig"] = InstitutionFactory(name="Institución sermig", kind=InstitutionKind.MIGRATION)
     institutions["inactive"] = InstitutionFactory(name="Institución inactive")
     case_share(
         actor=lead_officer,
@@ -414,14 +651,68 @@ def world(module_transaction) -> World:
             offender_id=scenario.offender_id, institution=institution, source=PDI, reference=KNOWN_OFFENDER
         )
     machines = {
-        (relation, scopes): machine_for(institutions[relation], SCOPE_SETS[scopes], name=f"{relation} {scopes}")
+        (relation, scopes): machine_for(
+            institutions[relation], SCOPE_SETS[scopes], name=f"{relation} {scopes}", sermig=relation == "sermig"
+        )
         for relation in RELATIONS
         for scopes in SCOPE_SETS
     }
     # Its clients got their tokens while it was active; its grants stay in place.
     Institution.objects.filter(pk=institutions["inactive"].pk).update(is_active=False)
     clear_rate_limits()  # this process's rate-limit counters (the shared Redis cache)
-    return World(scenario=scenario, institutions=institutions, machines=machines)
+    world = World(scenario=scenario, institutions=institutions, machines=machines)
+    _protocol(world, lead_officer)
+    return world
+
+
+def _protocol(world: World, lead_officer) -> None:
+    """The lead activated the protocol for the scenario's victim (activa, with consent), referred
+    them to the provider (pendiente), and to another of its services, which the provider
+    rejected (rechazada: closed), and derived them to Sermig (derivada); the case's second
+    victim has neither an activation nor an application; its third has an activation
+    (solicitada) without the consent yet."""
+    requested_on = datetime.date(2024, 2, 1)
+    activation = activation_open(
+        actor=lead_officer,
+        victim_id=world.scenario.victim_id,
+        requested_by=RequestedBy.VICTIM,
+        requested_on=requested_on,
+        consent_on=requested_on,
+    )
+    for action in (ActivationAction.EVALUATE, ActivationAction.ACTIVATE):
+        activation_transition(actor=lead_officer, activation_id=activation.pk, action=action)
+    referral = referral_create(
+        actor=lead_officer,
+        activation_id=activation.pk,
+        service_type=ServiceType.SHELTER,
+        provider_id=world.institutions["provider"].pk,
+    )
+    closed = referral_create(
+        actor=lead_officer,
+        activation_id=activation.pk,
+        service_type=ServiceType.LEGAL_AID,
+        provider_id=world.institutions["provider"].pk,
+    )
+    referral_transition(
+        actor=world.machines["provider", "full"].user,
+        referral_id=closed.pk,
+        action=ReferralAction.REJECT,
+        note="Sin cupo",
+    )
+    world.closed_referral_id = closed.pk
+    application = residence_derive(actor=lead_officer, victim_id=world.scenario.victim_id)
+    case = Case.objects.get(pk=world.scenario.case_id)
+    other, third = (
+        victim_register(actor=None, institution=world.institutions["lead"], given_names=name, sex="femenino")
+        for name in ("Otra", "Tercera")
+    )
+    for victim in (other, third):
+        victim_link_to_case(actor=None, victim=victim, case=case)
+    awaiting = activation_open(
+        actor=lead_officer, victim_id=third.pk, requested_by=RequestedBy.VICTIM, requested_on=requested_on
+    )
+    world.activation_id, world.referral_id, world.awaiting_consent_id = activation.pk, referral.pk, awaiting.pk
+    world.application_id, world.other_victim_id = application.pk, other.pk
 
 
 # --- sending and checking --------------------------------------------------------------------
@@ -456,13 +747,26 @@ def records() -> dict:
                 *OffenderExternalReference.objects.values_list("institution_id", "source", "reference"),
             ]
         ),
+        "activations": sorted(
+            ProtocolActivation.objects.values_list("id", "victim_id", "state", "version", "consent_on")
+        ),
+        "referrals": sorted(Referral.objects.values_list("id", "provider_id", "state", "version")),
+        "applications": sorted(ResidenceApplication.objects.values_list("id", "victim_id", "state", "version")),
+        "timelines": [
+            ProtocolTransition.objects.count(),
+            ReferralTransition.objects.count(),
+            ResidenceTransition.objects.count(),
+        ],
     }
 
 
-def identity_reads() -> list[str]:
-    """The client of every identity read in the access log, oldest first."""
+def identity_reads() -> list[tuple[int, str]]:
+    """Who made every identity read in the access log (the service user, the client id), oldest
+    first."""
     return list(
-        AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ).order_by("id").values_list("client_id", flat=True)
+        AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ)
+        .order_by("id")
+        .values_list("actor_id", "client_id")
     )
 
 
@@ -504,7 +808,7 @@ def test_each_api_route_answers_each_machine_client_as_the_access_model_says(wor
     body = probe.body(world) if probe.body else None
     before, reads_before = records(), identity_reads()
 
-    response = send(machine, probe.method, reverse(route, kwargs=kwargs), body)
+    response = send(machine, probe.method, reverse(route, kwargs=kwargs) + probe.query, body)
 
     where = f"{probe.title} {route} by a {scopes} client of {relation}"
     assert response.status_code == status_of(outcome, probe.ok), (
@@ -522,7 +826,8 @@ def test_each_api_route_answers_each_machine_client_as_the_access_model_says(wor
         assert records() == before, f"{where} changed the records"
     new_reads = identity_reads()[len(reads_before) :]
     if outcome == OK and probe.reveals:
-        assert new_reads == [machine.client_id], f"{where}: the reveal was not logged naming the client"
+        client_id = machine.client_id
+        assert new_reads == [(machine.user.pk, client_id)], f"{where}: the reveal was not logged naming the client"
         assert response.json()["surnames"] in {"Ccori", "Lagos"}
     else:
         assert new_reads == [], f"{where} logged an identity read"
@@ -531,7 +836,7 @@ def test_each_api_route_answers_each_machine_client_as_the_access_model_says(wor
         assert not IdempotencyRecord.objects.filter(caller=machine.user).exists(), where
     if outcome == HIDDEN and probe.kwargs is not _new_reference:
         # 404 says nothing: the answer for an object that exists is the answer for one that does not.
-        ghost = send(machine, probe.method, reverse(route, kwargs=nonexistent(kwargs)), body)
+        ghost = send(machine, probe.method, reverse(route, kwargs=nonexistent(kwargs)) + probe.query, body)
         assert (ghost.status_code, ghost.content) == (response.status_code, response.content), where
 
 
@@ -661,6 +966,26 @@ def test_a_machine_client_lists_the_case_exactly_when_its_institution_sees_it(wo
     assert ids == ([world.case_id] if relation in VISIBLE else [])
 
 
+@pytest.mark.parametrize("relation", [relation for relation in RELATIONS if relation != "inactive"])
+@pytest.mark.parametrize("scopes", SCOPE_SETS)
+def test_a_machine_client_lists_a_referral_exactly_when_its_institution_sees_it(world, db, relation, scopes):
+    """Incoming: the provider's open referral, never the closed one. Outgoing: the lead's two,
+    the closed one too."""
+    machine = world.machines[relation, scopes]
+    incoming = machine.get(reverse("api:referral_list"))
+    outgoing = machine.get(reverse("api:referral_list") + "?direction=outgoing")
+    assert incoming.status_code == outgoing.status_code == 200
+    assert [item["id"] for item in incoming.json()["results"]] == (
+        [str(world.referral_id)] if relation == "provider" else []
+    )
+    assert {item["id"] for item in outgoing.json()["results"]} == (
+        {str(world.referral_id), str(world.closed_referral_id)} if relation == "lead" else set()
+    )
+    closed = machine.get(reverse("api:referral_list") + "?state=rechazada")
+    assert closed.status_code == 200
+    assert closed.json()["results"] == []
+
+
 def test_the_institution_list_leaves_out_the_inactive_institution(world, db):
     response = world.machines["lead", "read"].get(reverse("api:institution_list"))
     names = {institution["name"] for institution in response.json()}
@@ -675,7 +1000,7 @@ def test_head_answers_as_get_does_for_a_machine_client(world, db):
     for route, probes in MATRIX.items():
         for probe in probes:
             if probe.method == "GET":
-                url = reverse(route, kwargs=probe.kwargs(world))
+                url = reverse(route, kwargs=probe.kwargs(world)) + probe.query
                 get, head = send(machine, "GET", url), send(machine, "HEAD", url)
                 if head.status_code != get.status_code:
                     differ[f"{route} {probe.title}"] = (get.status_code, head.status_code)

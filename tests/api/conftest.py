@@ -58,8 +58,11 @@ def obtain_token(http: Client, client_id: str, secret: str, scope: str | None = 
 ALL_SOURCES = list(SyncSource.values)
 
 
-def machine_for(institution, scopes=ALL_SCOPES, name="Sistema de prueba", sources=ALL_SOURCES) -> Machine:
-    new = api_client_create(institution=institution, name=name, scopes=list(scopes), sources=list(sources))
+def machine_for(institution, scopes=ALL_SCOPES, name="Sistema de prueba", sources=ALL_SOURCES, sermig=False) -> Machine:
+    """``sermig``: the client works the residence queue (its institution must be a migration service)."""
+    new = api_client_create(
+        institution=institution, name=name, scopes=list(scopes), sources=list(sources), sermig_officer=sermig
+    )
     http = Client()
     response = obtain_token(http, new.client.client_id, new.client_secret)
     assert response.status_code == 200, response.content

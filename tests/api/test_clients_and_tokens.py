@@ -238,6 +238,9 @@ SAMPLE_PATH_VALUES = {
     "offender_id": uuid.UUID(int=2),
     "source": "pdi-parte",
     "reference": "PARTE-1",
+    "activation_id": uuid.UUID(int=3),
+    "referral_id": uuid.UUID(int=4),
+    "application_id": uuid.UUID(int=5),
 }
 WRITE_METHODS = ("post", "put", "patch")
 

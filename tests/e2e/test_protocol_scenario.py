@@ -163,8 +163,10 @@ def test_activate_refer_to_shelter_and_grant_humanitarian_residence(new_page, au
     referral.refresh_from_db()
     assert referral.state == ReferralState.COMPLETED
     assert referral.accepted_at and referral.first_delivered_at and referral.closed_at
-    assert provider.get_by_text("los datos de la persona ya no se muestran").is_visible()
-    assert provider.get_by_role("button", name="Ver datos de la persona").count() == 0
+    # Closed, the referral leaves the provider's bandeja, and the person's data with it.
+    assert provider.url.endswith("/derivaciones/") and provider.get_by_text("quedó «completada»").is_visible()
+    assert provider.get_by_role("link", name="Casa de acogida").count() == 0
+    assert provider.goto(f"/derivaciones/{referral.pk}/").status == 404
     provider.get_by_role("link", name=re.compile(r"^Notificaciones")).click()
     audit.check(provider, "notificaciones")
 

@@ -133,15 +133,19 @@ def test_the_whole_walk_through_the_pages(world):
     ).exists()
     for action in ("aceptar", "iniciar", "completar"):
         version = Referral.objects.get(pk=referral.pk).version
-        post(
+        moved = post(
             provider, "protocol:referral_transition", [referral.pk], {"action": action, "version": version}, status=302
         )
+    assert moved["Location"] == reverse("protocol:referral_inbox")  # closed: back to the bandeja
     referral.refresh_from_db()
     assert referral.state == ReferralState.COMPLETED
     assert referral.accepted_at and referral.first_delivered_at and referral.closed_at
-    # Closed: the person's data is no longer shown.
-    assert post(provider, "protocol:referral_person", [referral.pk], {}).status_code == 403
-    assert "ya no se muestran" in provider.get(reverse("protocol:referral_detail", args=[referral.pk])).content.decode()
+    # Closed: the referral and the person's data are no longer the provider's (404, as for none).
+    assert post(provider, "protocol:referral_person", [referral.pk], {}).status_code == 404
+    assert provider.get(reverse("protocol:referral_detail", args=[referral.pk])).status_code == 404
+    assert victim.code not in provider.get(reverse("protocol:referral_inbox")).content.decode()
+    # The referring institution still follows it.
+    assert "Completada" in officer.get(reverse("protocol:referral_detail", args=[referral.pk])).content.decode()
 
     # Derive to Sermig; Sermig receives, processes and grants.
     post(officer, "protocol:residence_derive", [victim.pk], {"note": "Sin documentos vigentes"}, status=302)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import uuid
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -233,6 +234,8 @@ def expected_outcome(state: str, action: str, role: str):
     starts, target, who = REFERRAL_TRANSITIONS[action]
     if role == "unrelated_officer":
         return Http404  # it does not even see the referral
+    if role.startswith("provider_") and state in FINAL_STATES:
+        return Http404  # a closed referral is no longer the provider's (access-model.md)
     entitled = "provider_officer" if who == PROVIDER else "referrer_officer"
     if role != entitled:
         return PermissionDenied
@@ -252,9 +255,13 @@ def test_every_move_for_every_role(world, state, action, role):
     note = "Sin cupo disponible." if action in REFERRAL_ACTIONS_NEEDING_A_REASON else "Nota del paso."
 
     if isinstance(outcome, type):
-        with pytest.raises(outcome):
+        with pytest.raises(outcome) as refused:
             referral_transition(actor=actor, referral_id=referral.pk, action=action, note=note)
         assert snapshot(referral.pk) == (before_row, before_moves)
+        if outcome is Http404:  # the very answer for a referral that does not exist
+            with pytest.raises(Http404) as missing:
+                referral_transition(actor=actor, referral_id=uuid.uuid4(), action=action, note=note)
+            assert str(refused.value) == str(missing.value)
         return
 
     t0 = timezone.now()
@@ -332,13 +339,25 @@ def test_an_unknown_action_is_refused(world):
 
 
 def test_the_refusal_of_an_illegal_move_says_why(world):
-    referral = world.referral_in(ReferralState.COMPLETED)
+    # The provider, on a referral it still sees (an open one): accepting one already in progress.
+    referral = world.referral_in(ReferralState.IN_PROGRESS)
 
     with pytest.raises(IllegalTransition) as refused:
         referral_transition(actor=world.provider_officer, referral_id=referral.pk, action=ReferralAction.ACCEPT)
 
-    assert "completada" in refused.value.message
+    assert "en curso" in refused.value.message
     assert "aceptar" in refused.value.message
+
+    # The referring institution, which still sees a closed referral: cancelling a completed one.
+    referral = world.referral_in(ReferralState.COMPLETED, service_type=ServiceType.HEALTH)
+
+    with pytest.raises(IllegalTransition) as refused:
+        referral_transition(
+            actor=world.referrer_officer, referral_id=referral.pk, action=ReferralAction.CANCEL, note="Ya no."
+        )
+
+    assert "completada" in refused.value.message
+    assert "cancelar" in refused.value.message
 
 
 # --- the database trigger ---------------------------------------------------------------------
@@ -391,18 +410,30 @@ def test_the_database_lets_a_transition_pair_through(world, start, end):
 
 @pytest.mark.parametrize("state", ReferralState.values)
 def test_the_provider_and_the_referrer_see_the_referral_and_nobody_else(world, state):
+    """The referring institution sees its referral in every state; the provider only while it is
+    open (access-model.md: "until the referral closes"), and then as if it did not exist."""
     referral = world.referral_in(state)
+    is_open = state in OPEN_REFERRAL_STATES
 
-    for user in (world.provider_officer, world.provider_reader, world.referrer_officer, world.referrer_reader):
+    for user in (world.referrer_officer, world.referrer_reader):
         assert referral_get(user=user, referral_id=referral.pk).pk == referral.pk
+    for user in (world.provider_officer, world.provider_reader):
+        if is_open:
+            assert referral_get(user=user, referral_id=referral.pk).pk == referral.pk
     # The provider sees the referral without seeing the protocol or the victim.
     assert not activation_list(user=world.provider_officer).filter(pk=world.activation.pk).exists()
 
+    with pytest.raises(Http404) as missing:
+        referral_get(user=world.provider_officer, referral_id=uuid.uuid4())
     staff = UserFactory(institution=None, role="", is_staff=True, is_superuser=True)
     inactive = UserFactory(institution=world.provider, is_active=False)
-    for user in (world.unrelated_officer, staff, inactive):
-        with pytest.raises(Http404):
+    not_seeing = [world.unrelated_officer, staff, inactive]
+    if not is_open:
+        not_seeing += [world.provider_officer, world.provider_reader]
+    for user in not_seeing:
+        with pytest.raises(Http404) as refused:
             referral_get(user=user, referral_id=referral.pk)
+        assert str(refused.value) == str(missing.value)
 
 
 def test_an_institution_seeing_the_victim_does_not_see_its_referrals(world):

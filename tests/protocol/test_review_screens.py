@@ -5,7 +5,9 @@ against the real database and asserts the correct behaviour, so it fails while t
 from __future__ import annotations
 
 import datetime
+import re
 import threading
+import uuid
 
 import pytest
 from django.core import mail
@@ -15,8 +17,10 @@ from django.utils import timezone
 
 from cases.sharing import case_share, case_unshare
 from institutions.constants import InstitutionKind
+from kernel.constants import AccessAction
+from kernel.models import AccessEvent
 from protocol.constants import ActivationAction, ActivationState, ReferralState, RequestedBy, ServiceType
-from protocol.models import Notification, ProtocolActivation, Referral, ResidenceApplication
+from protocol.models import Notification, ProtocolActivation, Referral, ReferralTransition, ResidenceApplication
 from protocol.notifications import notification_mail_send
 from protocol.referrals import referral_create
 from protocol.services import activation_open, activation_transition
@@ -32,6 +36,24 @@ def signed_in(user) -> VerifiedClient:
     client = VerifiedClient()
     client.force_login(user)
     return client
+
+
+def without_csrf(content: bytes) -> bytes:
+    """A page's bytes without its CSRF token (masked afresh on every response)."""
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", content)
+
+
+def assert_hidden(client, method: str, route: str, referral_id):
+    """``method`` on ``route`` for the referral answers 404, byte for byte the page of a referral
+    that does not exist, and reads no identity. Returns the response."""
+    reads = AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ).count()
+    send = client.post if method == "POST" else client.get
+    response = send(reverse(route, args=[referral_id]))
+    ghost = send(reverse(route, args=[uuid.uuid4()]))
+    assert response.status_code == ghost.status_code == 404
+    assert without_csrf(response.content) == without_csrf(ghost.content)
+    assert AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ).count() == reads
+    return response
 
 
 def _world():
@@ -116,11 +138,14 @@ def _grantee_refers_then_loses_the_victim(world):
 
 def test_provider_stops_reading_the_person_once_the_referring_institution_loses_the_victim(world):
     _grantee, _activation, referral = _grantee_refers_then_loses_the_victim(world)
-    response = signed_in(world["shelter_officer"]).post(reverse("protocol:referral_person", args=[referral.pk]))
-    # Today: 200 with the name and document, indefinitely; nobody on the referring side can even
-    # see the referral to cancel it.
+    # Then: 200 with the name and document, indefinitely; nobody on the referring side could even
+    # see the referral to cancel it. Now the lost access cancels it, and a closed referral is no
+    # longer the provider's: 404, as if it did not exist.
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.CANCELLED
+    shelter = signed_in(world["shelter_officer"])
+    response = assert_hidden(shelter, "POST", "protocol:referral_person", referral.pk)
     assert SECRET_SURNAME not in response.content.decode()
-    assert response.status_code == 403
+    assert_hidden(shelter, "GET", "protocol:referral_detail", referral.pk)
 
 
 # --- F2 (medium): an open activation nobody can manage blocks the victim's protocol -------------
@@ -202,11 +227,22 @@ def test_the_provider_does_not_read_why_the_referring_institution_closed_the_pro
         action=ActivationAction.CLOSE,
         note="El imputado Juan Pérez volvió a amenazarla en Iquique",
     )
-    page = signed_in(world["shelter_officer"]).get(reverse("protocol:referral_detail", args=[referral.pk]))
-    assert page.status_code == 200
     assert Referral.objects.get(pk=referral.pk).state == ReferralState.CANCELLED
-    # Today: the reason is copied into the referral's outcome_reason and timeline («Motivo»).
+    # Then: the reason was copied into the referral's outcome_reason and timeline («Motivo»).
+    # The cancelled referral is no longer the provider's (404), and the reason is not on it
+    # either, for whoever still sees the referral.
+    shelter = signed_in(world["shelter_officer"])
+    page = assert_hidden(shelter, "GET", "protocol:referral_detail", referral.pk)
     assert "Juan Pérez" not in page.content.decode()
+    inbox = shelter.get(reverse("protocol:referral_inbox"))
+    assert inbox.status_code == 200
+    assert "Juan Pérez" not in inbox.content.decode()
+    assert str(referral.pk) not in inbox.content.decode()
+    assert "Juan Pérez" not in Referral.objects.get(pk=referral.pk).outcome_reason
+    assert not ReferralTransition.objects.filter(referral=referral, note__contains="Juan Pérez").exists()
+    referrer_page = signed_in(world["officer"]).get(reverse("protocol:referral_detail", args=[referral.pk]))
+    assert referrer_page.status_code == 200
+    assert "Juan Pérez" not in referrer_page.content.decode()
 
 
 # --- F6 (low): a replayed consent form rewrites the consent record of an active protocol ---------
@@ -382,6 +418,7 @@ def test_revoking_a_share_of_a_victim_with_no_case_ends_the_grantees_open_activa
     referral.refresh_from_db()
     assert activation.state == ActivationState.CLOSED and "perdió el acceso" in activation.outcome_reason
     assert referral.state == ReferralState.CANCELLED
-    assert signed_in(shelter_officer).post(reverse("protocol:referral_person", args=[referral.pk])).status_code == 403
+    # The cancelled referral is no longer the provider's: 404, as if it did not exist.
+    assert_hidden(signed_in(shelter_officer), "POST", "protocol:referral_person", referral.pk)
     # The registering institution may ask for the protocol again.
     activation_open(actor=owner, victim_id=victim.pk, requested_by=RequestedBy.VICTIM, requested_on=today)

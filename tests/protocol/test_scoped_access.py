@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import uuid
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -19,8 +20,15 @@ from cases.selectors import case_get, case_list
 from institutions.models import Institution, User
 from kernel.constants import AccessAction
 from kernel.models import AccessEvent
-from protocol.constants import OPEN_REFERRAL_STATES, ActivationAction, ReferralAction, ReferralState, ServiceType
-from protocol.models import Referral
+from protocol.constants import (
+    OPEN_REFERRAL_STATES,
+    REFERRAL_ACTIONS_NEEDING_A_REASON,
+    ActivationAction,
+    ReferralAction,
+    ReferralState,
+    ServiceType,
+)
+from protocol.models import Referral, ReferralTransition
 from protocol.referrals import (
     provider_inbox,
     referral_create,
@@ -120,6 +128,42 @@ def identity_reads() -> list[AccessEvent]:
     return list(AccessEvent.objects.filter(action=AccessAction.IDENTITY_READ).order_by("id"))
 
 
+def snapshot(referral_id) -> tuple[dict, list]:
+    row = Referral.objects.filter(pk=referral_id).values().get()
+    moves = list(ReferralTransition.objects.filter(referral_id=referral_id).values_list("pk", flat=True))
+    return row, moves
+
+
+def assert_not_found(call, referral_id) -> None:
+    """``call(referral_id)`` raises Http404 with the very message of a referral that does not
+    exist: a closed or foreign referral is not told apart from a missing one."""
+    with pytest.raises(Http404) as refused:
+        call(referral_id)
+    with pytest.raises(Http404) as missing:
+        call(uuid.uuid4())
+    assert str(refused.value) == str(missing.value)
+
+
+def assert_the_provider_does_not_see(user: User, referral: Referral) -> None:
+    """For ``user`` of the provider institution, ``referral`` is not there: no referral, no data,
+    no move (and nothing written), no place in the inbox; no identity read is logged."""
+    before = snapshot(referral.pk)
+    reads_before = len(identity_reads())
+    assert_not_found(lambda pk: referral_get(user=user, referral_id=pk), referral.pk)
+    assert_not_found(lambda pk: referral_victim_for_provider(user=user, referral_id=pk), referral.pk)
+    for action in ReferralAction.values:
+        note = "Motivo." if action in REFERRAL_ACTIONS_NEEDING_A_REASON else ""
+        assert_not_found(
+            lambda pk, action=action, note=note: referral_transition(
+                actor=user, referral_id=pk, action=action, note=note
+            ),
+            referral.pk,
+        )
+    assert referral not in provider_inbox(user=user)
+    assert snapshot(referral.pk) == before
+    assert len(identity_reads()) == reads_before
+
+
 # --- the minimum data, while the referral is open ------------------------------------------------
 
 
@@ -195,7 +239,10 @@ def test_the_provider_gets_nothing_else(scene, state):
     referral = scene.refer(state)
     provider = scene.world.provider_officer
 
-    assert referral_get(user=provider, referral_id=referral.pk).pk == referral.pk
+    if state in OPEN_REFERRAL_STATES:
+        assert referral_get(user=provider, referral_id=referral.pk).pk == referral.pk
+    else:  # closed: not even the referral any more
+        assert_the_provider_does_not_see(provider, referral)
     with pytest.raises(Http404):
         victim_get(user=provider, victim_id=scene.victim.pk)
     assert not victim_list(user=provider).filter(pk=scene.victim.pk).exists()
@@ -230,11 +277,15 @@ def test_the_inbox_holds_no_other_providers_referral_of_the_same_person(scene):
 @pytest.mark.parametrize("state", CLOSED_STATES)
 @pytest.mark.parametrize("who", ["provider_officer", "provider_reader"])
 def test_a_closed_referral_gives_no_data_and_logs_nothing(scene, state, who):
+    """Closed, the referral is no longer the provider's (access-model.md: "until the referral
+    closes"): 404 as for a referral that does not exist, for the referral, its data and its moves;
+    the referring institution still sees it."""
     referral = scene.refer(state)
 
-    with pytest.raises(PermissionDenied):
-        referral_victim_for_provider(user=getattr(scene.world, who), referral_id=referral.pk)
+    assert_the_provider_does_not_see(getattr(scene.world, who), referral)
     assert identity_reads() == []
+    for user in (scene.world.referrer_officer, scene.world.referrer_reader):
+        assert referral_get(user=user, referral_id=referral.pk).state == state
 
 
 def test_the_provider_loses_the_data_the_moment_its_referral_closes(scene):
@@ -243,11 +294,12 @@ def test_the_provider_loses_the_data_the_moment_its_referral_closes(scene):
     referral_victim_for_provider(user=world.provider_officer, referral_id=referral.pk)
     referral_transition(actor=world.provider_officer, referral_id=referral.pk, action=ReferralAction.START)
     referral_victim_for_provider(user=world.provider_officer, referral_id=referral.pk)
+    assert referral in provider_inbox(user=world.provider_officer)
     referral_transition(actor=world.provider_officer, referral_id=referral.pk, action=ReferralAction.COMPLETE)
 
-    with pytest.raises(PermissionDenied):
-        referral_victim_for_provider(user=world.provider_officer, referral_id=referral.pk)
+    assert_the_provider_does_not_see(world.provider_officer, referral)
     assert len(identity_reads()) == 2
+    assert referral_get(user=world.referrer_officer, referral_id=referral.pk).state == ReferralState.COMPLETED
 
 
 @pytest.mark.parametrize(
@@ -257,39 +309,44 @@ def test_the_provider_loses_the_data_the_moment_its_referral_closes(scene):
 def test_the_provider_loses_the_data_when_the_protocol_ends(scene, action, note):
     """The referral exists to serve the victim within the protocol: once the protocol is closed
     or the victim declines it, the provider must stop reading the person's name and contact.
-    (A referral left *pendiente* under a finished protocol still hands them out.)"""
+    (A referral left *pendiente* under a finished protocol would still hand them out: the end of
+    the protocol cancels it.)"""
     referral = scene.refer(ReferralState.PENDING)
     activation_transition(
         actor=scene.world.referrer_officer, activation_id=scene.world.activation.pk, action=action, note=note
     )
 
-    with pytest.raises(PermissionDenied):
-        referral_victim_for_provider(user=scene.world.provider_officer, referral_id=referral.pk)
+    # The protocol's end cancelled the referral, which left the provider with it.
+    assert referral_get(user=scene.world.referrer_officer, referral_id=referral.pk).state == ReferralState.CANCELLED
+    assert_the_provider_does_not_see(scene.world.provider_officer, referral)
     assert identity_reads() == []
 
 
 # --- everybody who is not the provider -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", OPEN_STATES)
+@pytest.mark.parametrize("state", ReferralState.values)
 def test_an_unrelated_institution_is_told_nothing_exists(scene, state):
     referral = scene.refer(state)
     staff = UserFactory(institution=None, role="", is_staff=True, is_superuser=True)
     inactive_provider_officer = UserFactory(institution=scene.world.provider, is_active=False)
 
     for user in (scene.world.unrelated_officer, scene.other_provider_officer, staff, inactive_provider_officer):
-        with pytest.raises(Http404):
-            referral_victim_for_provider(user=user, referral_id=referral.pk)
+        assert_not_found(lambda pk, user=user: referral_victim_for_provider(user=user, referral_id=pk), referral.pk)
     assert identity_reads() == []
 
 
-@pytest.mark.parametrize("state", OPEN_STATES)
+@pytest.mark.parametrize("state", ReferralState.values)
 @pytest.mark.parametrize("who", ["referrer_officer", "referrer_reader"])
 def test_the_referring_institution_is_refused_the_providers_view(scene, state, who):
+    """It sees its referral in every state, closed ones too, but never through the provider's
+    view of the person (403: visible, not allowed)."""
     referral = scene.refer(state)
+    user = getattr(scene.world, who)
 
+    assert referral_get(user=user, referral_id=referral.pk).pk == referral.pk
     with pytest.raises(PermissionDenied):
-        referral_victim_for_provider(user=getattr(scene.world, who), referral_id=referral.pk)
+        referral_victim_for_provider(user=user, referral_id=referral.pk)
     assert identity_reads() == []
 
 
@@ -304,7 +361,7 @@ def _with_deadline(referral: Referral, hours_from_now: float) -> Referral:
     return referral
 
 
-def test_the_inbox_holds_only_the_providers_referrals_open_first_most_overdue_first(scene):
+def test_the_inbox_holds_only_the_providers_open_referrals_most_overdue_first(scene):
     world = scene.world
     soon = _with_deadline(world.referral_in(ReferralState.PENDING, ServiceType.HEALTH), 5)
     late_by_a_day = _with_deadline(world.referral_in(ReferralState.PENDING, ServiceType.SHELTER), -24)
@@ -329,16 +386,11 @@ def test_the_inbox_holds_only_the_providers_referrals_open_first_most_overdue_fi
 
     inbox = list(provider_inbox(user=world.provider_officer))
 
-    assert inbox == [
-        late_by_a_day,
-        from_elsewhere,
-        late_by_an_hour,
-        soon,
-        later,
-        completed_long_ago,
-        cancelled,
-        rejected,
-    ]
+    assert inbox == [late_by_a_day, from_elsewhere, late_by_an_hour, soon, later]
+    # Closed referrals are no longer the provider's: out of the inbox, however late they were.
+    for closed in (completed_long_ago, cancelled, rejected):
+        assert closed not in inbox
+        assert_the_provider_does_not_see(world.provider_officer, closed)
     assert list(provider_inbox(user=world.provider_reader)) == inbox
     assert scene.other_referral not in inbox
     assert [r.pk for r in provider_inbox(user=scene.other_provider_officer)] == [scene.other_referral.pk]
