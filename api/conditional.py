@@ -39,7 +39,8 @@ def if_match_version(request) -> int | None:
         return None
     for tag in tags:
         value = tag.strip('"')
-        if value.isdigit() and len(value) < 10:
+        # ASCII only: "²".isdigit() is True, and int("²") raises.
+        if value.isascii() and value.isdigit() and len(value) < 10:
             return int(value)
     raise PreconditionFailed()
 
