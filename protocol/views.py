@@ -93,6 +93,13 @@ ACTIVATION_LIST_SIZE = 500  # the most recently moved; older ones are reached fr
 MOVE_LABELS = {"note": gettext_lazy("Nota o motivo"), "version": gettext_lazy("Versión")}
 
 
+def _identity_page(request, title: str, rows: list, *, back: tuple[str, str]):
+    """What an audited read shows (the read itself was logged by the service)."""
+    back_url, back_label = back
+    context = {"title": title, "rows": rows, "back_url": back_url, "back_label": back_label}
+    return render(request, "cases/identity.html", context)
+
+
 # --- the victim's protocol page --------------------------------------------------------------
 
 
@@ -204,13 +211,12 @@ def activation_requester_view(request, activation_id):
     requester = activation_requester_reveal(
         user=request.user, activation_id=activation.pk, ip_address=client_ip(request)
     )
-    context = {
-        "title": _("Quién solicitó el protocolo"),
-        "rows": identity_rows(ProtocolActivation, requester),
-        "back_url": reverse("protocol:victim_protocol", args=[activation.victim_id]),
-        "back_label": _("Volver al protocolo de la víctima"),
-    }
-    return render(request, "cases/identity.html", context)
+    return _identity_page(
+        request,
+        _("Quién solicitó el protocolo"),
+        identity_rows(ProtocolActivation, requester),
+        back=(reverse("protocol:victim_protocol", args=[activation.victim_id]), _("Volver al protocolo de la víctima")),
+    )
 
 
 @require_POST
@@ -372,13 +378,12 @@ def referral_person_view(request, referral_id):
     referral = referral_get(user=request.user, referral_id=referral_id)
     data = referral_victim_for_provider(user=request.user, referral_id=referral.pk, ip_address=client_ip(request))
     data["sex"] = Sex(data["sex"]).label if data["sex"] in Sex.values else data["sex"]
-    context = {
-        "title": _("Datos de la persona derivada"),
-        "rows": identity_rows(Victim, data),
-        "back_url": reverse("protocol:referral_detail", args=[referral.pk]),
-        "back_label": _("Volver a la derivación"),
-    }
-    return render(request, "cases/identity.html", context)
+    return _identity_page(
+        request,
+        _("Datos de la persona derivada"),
+        identity_rows(Victim, data),
+        back=(reverse("protocol:referral_detail", args=[referral.pk]), _("Volver a la derivación")),
+    )
 
 
 # --- Sermig: humanitarian residence ------------------------------------------------------------
@@ -478,13 +483,12 @@ def residence_identity_view(request, application_id):
     identity = residence_identity_reveal(
         user=request.user, application_id=application.pk, ip_address=client_ip(request)
     )
-    context = {
-        "title": _("Identidad para el permiso de residencia"),
-        "rows": identity_rows(Victim, identity),
-        "back_url": reverse("protocol:residence_detail", args=[application.pk]),
-        "back_label": _("Volver a la solicitud"),
-    }
-    return render(request, "cases/identity.html", context)
+    return _identity_page(
+        request,
+        _("Identidad para el permiso de residencia"),
+        identity_rows(Victim, identity),
+        back=(reverse("protocol:residence_detail", args=[application.pk]), _("Volver a la solicitud")),
+    )
 
 
 # --- notifications ----------------------------------------------------------------------------
