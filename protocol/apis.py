@@ -70,6 +70,7 @@ from protocol.serializers import (
 )
 from protocol.services import activation_open, activation_record_consent, activation_transition
 from victims.identity import IDENTITY_FIELDS
+from victims.models import Victim
 from victims.selectors import victim_get
 
 IF_MATCH = OpenApiParameter(
@@ -160,6 +161,26 @@ def _application_answer(request, application_id, *, created: bool = False) -> Re
     )
 
 
+IF_MATCH_PARENT = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        'ETag leído antes del registro al que se agrega (la víctima o la activación, por ejemplo "3"): si '
+        "cambió desde entonces, responde 412 y no crea nada."
+    ),
+)
+
+
+def _if_match_parent(request, model: type[Model], pk) -> None:
+    """A create "only if what I read is still so" (RFC 9110 §13.1.1): If-Match names the version
+    of the record the new one is added to (its ETag), checked on its locked row; 412 when stale,
+    before anything is created. Callers check visibility first, so a 412 never tells an
+    invisible id from a missing one."""
+    _if_match(request, model, pk)
+
+
 def _if_match(request, model: type[Model], pk) -> int | None:
     """The version the client read (If-Match), checked against the row locked until the end of
     the request's transaction: a stale one answers 412 before the service runs, so nothing
@@ -214,6 +235,7 @@ def _paginated(request, view, queryset, serializer) -> Response:
 
 class VictimActivationsApi(ApiView):
     sends_etag = frozenset({"POST"})
+    checks_if_match = True  # against the victim the client read (api:victim_detail's ETag)
 
     @extend_schema(
         operation_id="victims_activations_list",
@@ -230,7 +252,7 @@ class VictimActivationsApi(ApiView):
 
     @extend_schema(
         operation_id="victims_activations_create",
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH_PARENT],
         request=ActivationOpenSerializer,
         responses={201: ActivationSerializer},
         summary="Solicitar el Protocolo de Atención para una víctima (queda «solicitada»)",
@@ -244,7 +266,9 @@ class VictimActivationsApi(ApiView):
     def post(self, request, victim_id):
         body = ActivationOpenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        activation = activation_open(actor=request.user, victim_id=victim_id, **body.validated_data)
+        with transaction.atomic():
+            _if_match_parent(request, Victim, victim_get(user=request.user, victim_id=victim_id).pk)
+            activation = activation_open(actor=request.user, victim_id=victim_id, **body.validated_data)
         return _activation_answer(request, activation.pk, created=True)
 
 
@@ -330,6 +354,7 @@ class ActivationConsentApi(ApiView):
 
 class ActivationReferralsApi(ApiView):
     sends_etag = frozenset({"POST"})
+    checks_if_match = True  # against the activation the client read (its ETag)
 
     @extend_schema(
         operation_id="activations_referrals_list",
@@ -346,7 +371,7 @@ class ActivationReferralsApi(ApiView):
 
     @extend_schema(
         operation_id="activations_referrals_create",
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH_PARENT],
         request=ReferralCreateSerializer,
         responses={201: ReferralSerializer},
         summary="Derivar a la víctima de un protocolo activo a un servicio de una institución prestadora",
@@ -360,13 +385,16 @@ class ActivationReferralsApi(ApiView):
     def post(self, request, activation_id):
         body = ReferralCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        referral = referral_create(
-            actor=request.user,
-            activation_id=activation_id,
-            service_type=body.validated_data["service_type"],
-            provider_id=body.validated_data["provider"],
-            note=body.validated_data.get("note", ""),
-        )
+        with transaction.atomic():
+            activation = activation_get(user=request.user, activation_id=activation_id)
+            _if_match_parent(request, ProtocolActivation, activation.pk)
+            referral = referral_create(
+                actor=request.user,
+                activation_id=activation.pk,
+                service_type=body.validated_data["service_type"],
+                provider_id=body.validated_data["provider"],
+                note=body.validated_data.get("note", ""),
+            )
         return _referral_answer(request, referral.pk, created=True)
 
 
@@ -472,10 +500,11 @@ class ReferralVictimApi(ApiView):
 
 class VictimResidenceApplicationsApi(ApiView):
     sends_etag = True
+    checks_if_match = True  # against the victim the client read (api:victim_detail's ETag)
 
     @extend_schema(
         operation_id="victims_residence_applications_create",
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH_PARENT],
         request=ResidenceDeriveSerializer,
         responses={201: ResidenceApplicationSerializer},
         summary="Derivar a la víctima a Sermig para la residencia temporal por razones humanitarias",
@@ -489,12 +518,14 @@ class VictimResidenceApplicationsApi(ApiView):
     def post(self, request, victim_id):
         body = ResidenceDeriveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        application = residence_derive(
-            actor=request.user,
-            victim_id=victim_id,
-            note=body.validated_data.get("note", ""),
-            renews_id=body.validated_data.get("renews"),
-        )
+        with transaction.atomic():
+            _if_match_parent(request, Victim, victim_get(user=request.user, victim_id=victim_id).pk)
+            application = residence_derive(
+                actor=request.user,
+                victim_id=victim_id,
+                note=body.validated_data.get("note", ""),
+                renews_id=body.validated_data.get("renews"),
+            )
         return _application_answer(request, application.pk, created=True)
 
 

@@ -16,7 +16,7 @@ from api.models import IdempotencyRecord
 from institutions.constants import InstitutionKind
 from institutions.models import Institution
 from protocol.constants import ServiceType
-from protocol.models import ProtocolActivation, ResidenceApplication
+from protocol.models import ProtocolActivation, Referral, ResidenceApplication
 from tests.api.conftest import Machine, machine_for
 from tests.factories import CaseFactory, InstitutionFactory, VictimFactory
 from victims.models import CaseVictim, Victim
@@ -227,3 +227,27 @@ def test_an_unknown_format_parameter_is_not_answered_as_not_found(scene):
     for url in (referral_url(referral["id"]), reverse("api:referral_list")):
         response = scene.provider_system.get(url + "?format=xml")
         assert response.status_code == 406, (url, response.content)
+
+
+# --- finding 3: If-Match on the POSTs that create is checked against what the client read ------------
+
+
+def test_a_referral_sent_with_a_stale_if_match_on_its_activation_is_refused_with_412(scene):
+    activation = active_by_api(scene)  # version 3 after evaluar and activar
+    body = {"service_type": ServiceType.SHELTER, "provider": scene.provider.pk}
+    stale = post(scene.lead_system, activation_url(activation["id"], "referrals"), body, if_match='"1"')
+    assert stale.status_code == 412 and stale["Content-Type"].startswith("application/problem+json")
+    assert not Referral.objects.exists()
+    current = post(scene.lead_system, activation_url(activation["id"], "referrals"), body, if_match='"3"')
+    assert current.status_code == 201, current.content
+
+
+@pytest.mark.parametrize("what", ["activations", "residence"])
+def test_a_create_on_a_victim_with_a_stale_if_match_is_refused_with_412(scene, what):
+    url = activations_url(scene.victim.pk) if what == "activations" else derive_url(scene.victim.pk)
+    body = {"requested_by": "victima", "requested_on": TODAY.isoformat()} if what == "activations" else {}
+    version = scene.victim.version
+    stale = post(scene.lead_system, url, body, if_match=f'"{version + 1}"')
+    assert stale.status_code == 412
+    assert not ProtocolActivation.objects.exists() and not ResidenceApplication.objects.exists()
+    assert post(scene.lead_system, url, body, if_match=f'"{version}"').status_code == 201
