@@ -18,13 +18,27 @@ class InstitutionAdmin(admin.ModelAdmin):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "first_name", "last_name", "institution", "role", "is_active", "is_staff"]
-    list_filter = ["institution", "role", "is_active", "is_staff", "is_mitp_secretariat", "is_sermig_officer"]
+    list_filter = [
+        "institution",
+        "role",
+        "is_active",
+        "is_staff",
+        "is_mitp_secretariat",
+        "is_sermig_officer",
+        "has_statistics_access",
+    ]
     list_select_related = ["institution"]
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        (_("Institución"), {"fields": ("institution", "role", "is_mitp_secretariat", "is_sermig_officer")}),
+        (
+            _("Institución"),
+            {"fields": ("institution", "role", "is_mitp_secretariat", "is_sermig_officer", "has_statistics_access")},
+        ),
     )
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,
-        (_("Institución"), {"fields": ("institution", "role", "is_mitp_secretariat", "is_sermig_officer")}),
+        (
+            _("Institución"),
+            {"fields": ("institution", "role", "is_mitp_secretariat", "is_sermig_officer", "has_statistics_access")},
+        ),
     )

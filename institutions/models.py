@@ -69,6 +69,8 @@ class User(AbstractUser):
     role = models.CharField(_("rol"), max_length=20, choices=Role.choices, blank=True)
     is_mitp_secretariat = models.BooleanField(_("Secretaría MITP"), default=False)
     is_sermig_officer = models.BooleanField(_("oficial Sermig"), default=False)
+    # Reads the MITP statistics dashboard (stats.access): counts only, never identity.
+    has_statistics_access = models.BooleanField(_("acceso a estadísticas"), default=False)
     # The service user of a machine client (api.models.ApiClient): it acts only through OAuth2
     # tokens, has no usable password and never signs in to the web.
     is_api_client = models.BooleanField(_("cliente de la API"), default=False, editable=False)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -48,6 +49,7 @@ LOCAL_APPS = [
     "victims",
     "protocol",
     "api",
+    "stats",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -231,6 +233,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "protocol-requeue-unmailed-notifications": {
         "task": "protocol.requeue_unmailed_notifications",
         "schedule": timedelta(minutes=15),
+    },
+    # Statistics: the current year each night; the previous year's closing in early January.
+    "stats-nightly-refresh": {"task": "stats.nightly_refresh", "schedule": crontab(hour=2, minute=30)},
+    "stats-annual-closing": {
+        "task": "stats.annual_closing",
+        "schedule": crontab(month_of_year=1, day_of_month=2, hour=3, minute=0),
     },
 }
 

@@ -1,0 +1,57 @@
+"""Statistics snapshots: a computation of the MITP tables, kept with what it was computed from.
+
+A snapshot is reproducible evidence: its parameters (years, registers), the definition version
+(stats.tables.DEFINITION_VERSION), a fingerprint of exactly the data it read, when and how long
+it took, and the tables. The same parameters over the same data never make a second snapshot
+(a unique constraint, behind stats.snapshots' advisory lock). Snapshots hold counts only, never
+identity; who may read them is the dashboard's (statistics capability).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class SnapshotKind(models.TextChoices):
+    NIGHTLY = "nocturna", _("Actualización nocturna del año en curso")
+    ANNUAL_CLOSING = "cierre_anual", _("Cierre anual")
+    REQUESTED = "solicitada", _("Recalculada a pedido")
+
+
+class StatisticsSnapshot(models.Model):
+    year_from = models.PositiveSmallIntegerField(_("desde el año"))
+    year_to = models.PositiveSmallIntegerField(_("hasta el año"))
+    registers = ArrayField(models.CharField(max_length=20), verbose_name=_("registros"))
+    definition_version = models.CharField(_("versión de las definiciones"), max_length=20)
+    # sha256 of (years, registers, definition version): what was asked, in one comparable value.
+    parameters_key = models.CharField(max_length=64)
+    # md5 over the statistical columns of every row read (stats.snapshots.data_fingerprint).
+    data_fingerprint = models.CharField(_("huella de los datos"), max_length=64)
+    kind = models.CharField(_("tipo"), max_length=20, choices=SnapshotKind.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    computed_at = models.DateTimeField(_("calculada"), auto_now_add=True)
+    computation_ms = models.PositiveIntegerField(_("duración del cálculo (ms)"))
+    tables = models.JSONField(_("tablas"))
+
+    class Meta:
+        verbose_name = _("instantánea de estadísticas")
+        verbose_name_plural = _("instantáneas de estadísticas")
+        default_permissions = ()
+        ordering = ["-computed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parameters_key", "data_fingerprint"], name="snapshot_once_per_parameters_and_data"
+            ),
+            models.CheckConstraint(name="snapshot_years_ordered", condition=Q(year_from__lte=models.F("year_to"))),
+            models.CheckConstraint(name="snapshot_kind_valid", condition=Q(kind__in=SnapshotKind.values)),
+        ]
+        indexes = [models.Index(fields=["parameters_key", "-computed_at"], name="snapshot_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.year_from}-{self.year_to} {','.join(self.registers)} ({self.computed_at:%Y-%m-%d %H:%M})"
