@@ -5,9 +5,10 @@ any target is missed. ``BENCH_CASES`` (default 100000) sets the size of the gene
 a smaller one gives a quick, projected figure (the case list is then measured on less data).
 
 ``python -m bench NAME...`` runs only the named benchmarks (crypto, dataset, case_list, pages,
-api), to iterate on one quickly; case_list and pages read the generated data set, so naming
-them runs dataset too. Without dataset, the fresh bench database gets the schema and the real
-institutions only (api needs nothing more).
+stats, api), to iterate on one quickly; case_list, pages and stats read the generated data set,
+so naming them runs dataset too. Without dataset, the fresh bench database gets the schema and
+the real institutions only (api needs nothing more). ``python -m bench.stats`` measures the
+statistics alone on DATABASE_URL's own database, for a data set generated there earlier.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import sys
 
 import django
 
-BENCHMARKS = ("crypto", "dataset", "case_list", "pages", "api")
-NEED_DATASET = frozenset({"case_list", "pages"})
+BENCHMARKS = ("crypto", "dataset", "case_list", "pages", "stats", "api")
+NEED_DATASET = frozenset({"case_list", "pages", "stats"})
 
 
 def selected(names: list[str]) -> list[str]:
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
     settings.DATABASES["default"]["NAME"] = database["NAME"]
     connections.close_all()
 
-    from bench import api, case_list, crypto, pages
+    from bench import api, case_list, crypto, pages, stats
 
     results = []
     if "crypto" in names:
@@ -62,6 +63,8 @@ def main(argv: list[str]) -> int:
         results.append(case_list.run())
     if "pages" in names:
         results.append(pages.run())
+    if "stats" in names:
+        results.append(stats.run())
     # Last: it adds cases of its own to the data set.
     if "api" in names:
         results.extend(api.run())
