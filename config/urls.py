@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("victims.urls")),
     path("", include("institutions.urls")),
     path("", include("protocol.urls")),
+    path("", include("stats.urls")),
     path("api/v1/", include("config.api_urls")),
     path("o/", include("api.urls")),
     path("admin-sistema/", admin.site.urls),

@@ -55,3 +55,52 @@ class StatisticsSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year_from}-{self.year_to} {','.join(self.registers)} ({self.computed_at:%Y-%m-%d %H:%M})"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pendiente", _("Pendiente")
+    RUNNING = "en_curso", _("En curso")
+    READY = "lista", _("Lista")
+    FAILED = "fallida", _("Fallida")
+
+
+class StatisticsRequest(models.Model):
+    """A recalculation the Secretaría MITP asked for from the dashboard (issue 7). It holds the
+    parameters and the progress only, never a count: its snapshot holds the tables. ``error`` is
+    a fixed Spanish sentence, never an exception's text (which could quote data)."""
+
+    status = models.CharField(_("estado"), max_length=20, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    year_from = models.PositiveSmallIntegerField(_("desde el año"))
+    year_to = models.PositiveSmallIntegerField(_("hasta el año"))
+    registers = ArrayField(models.CharField(max_length=20), verbose_name=_("registros"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    snapshot = models.ForeignKey(
+        StatisticsSnapshot, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests"
+    )
+    created_at = models.DateTimeField(_("solicitada"), auto_now_add=True)
+    started_at = models.DateTimeField(_("iniciada"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("terminada"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("solicitud de recálculo de estadísticas")
+        verbose_name_plural = _("solicitudes de recálculo de estadísticas")
+        default_permissions = ()
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="statistics_request_years_ordered", condition=Q(year_from__lte=models.F("year_to"))
+            ),
+            models.CheckConstraint(
+                name="statistics_request_status_valid", condition=Q(status__in=RequestStatus.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year_from}-{self.year_to} {','.join(self.registers)} ({self.status})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (RequestStatus.READY, RequestStatus.FAILED)

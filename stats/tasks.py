@@ -1,9 +1,14 @@
+import logging
+
 from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from stats.models import SnapshotKind
 from stats.snapshots import snapshot_compute
+
+logger = logging.getLogger(__name__)
 
 FIRST_YEAR = 2011  # the MITP's series starts with the 2011 law (Ley 20.507)
 
@@ -45,3 +50,39 @@ def annual_closing() -> int:
     year = timezone.localdate().year - 1
     compute_snapshot(year, year, kind=SnapshotKind.ANNUAL_CLOSING)
     return compute_snapshot(FIRST_YEAR, year, kind=SnapshotKind.ANNUAL_CLOSING)
+
+
+@shared_task(name="stats.run_statistics_request", acks_late=True)
+def run_statistics_request(request_id: int) -> int | None:
+    """A recalculation asked for from the dashboard: en curso, then lista with its snapshot, or
+    fallida (logged; the request keeps a fixed sentence, never the exception's text). Safe to run
+    again: a request already done is left as it is, and the snapshot is found, not recomputed,
+    when the data did not change."""
+    from stats.models import RequestStatus, StatisticsRequest
+
+    updated = StatisticsRequest.objects.filter(
+        pk=request_id, status__in=(RequestStatus.PENDING, RequestStatus.RUNNING)
+    ).update(status=RequestStatus.RUNNING, started_at=timezone.now())
+    if not updated:
+        return None
+    stats_request = StatisticsRequest.objects.select_related("requested_by").get(pk=request_id)
+    try:
+        snapshot, _created = snapshot_compute(
+            year_from=stats_request.year_from,
+            year_to=stats_request.year_to,
+            registers=stats_request.registers,
+            kind=SnapshotKind.REQUESTED,
+            requested_by=stats_request.requested_by,
+        )
+    except Exception:
+        logger.exception("statistics request %s failed", request_id)
+        StatisticsRequest.objects.filter(pk=request_id).update(
+            status=RequestStatus.FAILED,
+            finished_at=timezone.now(),
+            error=gettext("El cálculo no pudo completarse. Vuelva a intentarlo o avise a soporte."),
+        )
+        return None
+    StatisticsRequest.objects.filter(pk=request_id).update(
+        status=RequestStatus.READY, snapshot=snapshot, finished_at=timezone.now(), error=""
+    )
+    return snapshot.pk

@@ -500,6 +500,8 @@ OTHER_MATRICES: tuple[str, ...] = (
     "tests.access.test_caseless_victim_matrix",
     # The protocol's API routes (issue 6): machine clients of the institutions around a protocol.
     "tests.access.test_api_machine_matrix",
+    # The statistics pages (issue 7): a capability, not an object of an institution.
+    "tests.access.test_stats_matrix",
 )
 
 

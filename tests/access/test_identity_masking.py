@@ -170,6 +170,11 @@ class MaskingScenario:
             # The invitation link, with a token that is not valid.
             "uidb64": [urlsafe_base64_encode(force_bytes(self.users[f"ver-{OFFICER}"].pk))],
             "token": ["enlace-vencido"],
+            # Statistics (issue 7): counts only, and the ver institution has no capability; a
+            # nonexistent snapshot and recalculation request are enough to sweep the routes.
+            "statistics_request_id": [999_999],
+            "snapshot_id": [999_999],
+            "table_key": ["casos_por_anio"],
         }
 
 

@@ -22,6 +22,7 @@ from kernel.choices import Sex
 from tests.access.scenario import application_routes
 from tests.e2e.helpers import ScreenAudit, axe_violations, code_for_user, enrolled_device, sign_in, submit_password
 from tests.e2e.test_protocol_scenario import PROTOCOL_ROUTES
+from tests.e2e.test_stats_screens import STATS_ROUTES
 from tests.factories import InstitutionFactory, UserFactory, valid_run
 from victims.consent import consent_record
 from victims.services import victim_link_to_case, victim_register
@@ -83,12 +84,15 @@ NOT_SCREENS = {
     "protocol:activation_consent": "POST only, redirects to the victim's protocol page",
     "protocol:residence_derive": "POST only, redirects to the victim's protocol page",
     "protocol:referral_transition": "POST only, redirects to the referral",
+    "stats:recalculate": "POST only, redirects to the recalculation request's page",
+    "stats:table_csv": "a CSV file download (tests/stats/test_dashboard.py)",
+    "stats:snapshot_xlsx": "an XLSX file download (tests/stats/test_dashboard.py)",
 }
 
 
 def test_every_route_is_walked_or_says_why_not():
     routes = {route.name for route in application_routes() if not route.is_api}
-    walked = SIGN_IN_ROUTES | OFFICER_ROUTES | ADMIN_ROUTES | PROTOCOL_ROUTES
+    walked = SIGN_IN_ROUTES | OFFICER_ROUTES | ADMIN_ROUTES | PROTOCOL_ROUTES | STATS_ROUTES
     assert walked.isdisjoint(NOT_SCREENS)
     assert routes - walked - set(NOT_SCREENS) == set(), (
         "routes no screen walk checks: add each to a walk in tests/e2e/test_screens.py, or to NOT_SCREENS saying why"
