@@ -173,18 +173,13 @@ IF_MATCH_PARENT = OpenApiParameter(
 )
 
 
-def _if_match_parent(request, model: type[Model], pk) -> None:
-    """A create "only if what I read is still so" (RFC 9110 §13.1.1): If-Match names the version
-    of the record the new one is added to (its ETag), checked on its locked row; 412 when stale,
-    before anything is created. Callers check visibility first, so a 412 never tells an
-    invisible id from a missing one."""
-    _if_match(request, model, pk)
-
-
 def _if_match(request, model: type[Model], pk) -> int | None:
     """The version the client read (If-Match), checked against the row locked until the end of
     the request's transaction: a stale one answers 412 before the service runs, so nothing
-    changes. The service gets it too (``expected_version``) and would refuse it again."""
+    changes. The service gets it too (``expected_version``) and would refuse it again. On the
+    POSTs that create, the row is the record the new one is added to (the victim, the
+    activation: RFC 9110 §13.1.1); callers check visibility first, so a 412 never tells an
+    invisible id from a missing one."""
     expected = if_match_version(request)
     if expected is not None:
         current = model.objects.select_for_update().filter(pk=pk).values_list("version", flat=True).get()
@@ -267,7 +262,7 @@ class VictimActivationsApi(ApiView):
         body = ActivationOpenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with transaction.atomic():
-            _if_match_parent(request, Victim, victim_get(user=request.user, victim_id=victim_id).pk)
+            _if_match(request, Victim, victim_get(user=request.user, victim_id=victim_id).pk)
             activation = activation_open(actor=request.user, victim_id=victim_id, **body.validated_data)
         return _activation_answer(request, activation.pk, created=True)
 
@@ -387,7 +382,7 @@ class ActivationReferralsApi(ApiView):
         body.is_valid(raise_exception=True)
         with transaction.atomic():
             activation = activation_get(user=request.user, activation_id=activation_id)
-            _if_match_parent(request, ProtocolActivation, activation.pk)
+            _if_match(request, ProtocolActivation, activation.pk)
             referral = referral_create(
                 actor=request.user,
                 activation_id=activation.pk,
@@ -519,7 +514,7 @@ class VictimResidenceApplicationsApi(ApiView):
         body = ResidenceDeriveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with transaction.atomic():
-            _if_match_parent(request, Victim, victim_get(user=request.user, victim_id=victim_id).pk)
+            _if_match(request, Victim, victim_get(user=request.user, victim_id=victim_id).pk)
             application = residence_derive(
                 actor=request.user,
                 victim_id=victim_id,

@@ -24,7 +24,7 @@ from openpyxl.styles import Font
 
 from stats.disclosure import MODE_CTDC, MODE_SUPPRESSION, Published, round_ctdc, suppress
 from stats.models import StatisticsSnapshot
-from stats.tables import share
+from stats.tables import TOTAL_COLUMN, share
 
 HIDDEN = "x"  # a hidden value, as national statistics offices mark it
 MODES = (MODE_SUPPRESSION, MODE_CTDC)
@@ -47,7 +47,7 @@ class PublishedTable:
 
 
 def _is_total_column(table: dict) -> bool:
-    return bool(table["columns"]) and table["columns"][-1] == _("Total") and len(table["columns"]) > 1
+    return len(table["columns"]) > 1 and table["columns"][-1] == TOTAL_COLUMN
 
 
 def publish(table: dict, *, mode: str, threshold: int = 5) -> PublishedTable:
