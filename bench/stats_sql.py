@@ -105,7 +105,8 @@ UNION ALL SELECT '{slug}_casos_por_resultado',
 
 PROTOCOL_SQL = """
 WITH entries AS MATERIALIZED (
-    SELECT a.victim_id, extract(year FROM a.requested_on)::int AS year
+    SELECT a.victim_id, extract(year FROM a.requested_on)::int AS year,
+           row_number() OVER (PARTITION BY a.victim_id ORDER BY a.requested_on, a.created_at, a.id) AS rn
     FROM protocol_protocolactivation a
     WHERE a.requested_on BETWEEN %(start)s AND %(end)s
       AND EXISTS (SELECT 1 FROM protocol_protocoltransition t WHERE t.activation_id = a.id AND t.to_state = 'activa')
@@ -120,14 +121,16 @@ purposes AS (
     ORDER BY victim_id, n DESC, purpose
 ),
 e AS MATERIALIZED (
-    SELECT e.year, coalesce(p.purpose, 'sin_informacion') AS purpose, v.sex,
+    SELECT e.year, e.rn, coalesce(p.purpose, 'sin_informacion') AS purpose, v.sex,
            coalesce(nullif(v.nationality, ''), 'sin_informacion') AS nationality
     FROM entries e JOIN victims_victim v ON v.id = e.victim_id LEFT JOIN purposes p ON p.victim_id = e.victim_id
 )
-SELECT 'protocolo_ingresos_por_anio', NULL, year, count(*) FROM e GROUP BY year
-UNION ALL SELECT 'protocolo_ingresos_por_fin', purpose, year, count(*) FROM e GROUP BY 2, 3
-UNION ALL SELECT 'protocolo_ingresos_por_sexo', sex, year, count(*) FROM e GROUP BY 2, 3
-UNION ALL SELECT 'protocolo_ingresos_por_nacionalidad', nationality, year, count(*) FROM e GROUP BY 2, 3
+SELECT 'protocolo_ingresos_por_anio', 'ingresos', year, count(*) FROM e GROUP BY year
+UNION ALL SELECT 'protocolo_ingresos_por_anio', 'personas', year, count(*) FROM e WHERE rn = 1 GROUP BY year
+UNION ALL SELECT 'protocolo_ingresos_por_fin', purpose, year, count(*) FROM e WHERE rn = 1 GROUP BY 2, 3
+UNION ALL SELECT 'protocolo_ingresos_por_sexo', sex, year, count(*) FROM e WHERE rn = 1 GROUP BY 2, 3
+UNION ALL SELECT 'protocolo_ingresos_por_nacionalidad', nationality, year, count(*) FROM e WHERE rn = 1
+          GROUP BY 2, 3
 """
 
 

@@ -1,15 +1,21 @@
 """What the statistics issue reads of the protocol: entries counted in PostgreSQL, never a
 Python loop over records, and never identity.
 
-A protocol *entry* is an activation that reached *activa* (the MITP counts people who entered
-the protocol), in the year it was requested. The purpose is the victim's, from their case
-links (the most frequent known one); a victim with no case, or only unknown purposes, counts
-as "sin información".
+A protocol *entry* is an activation that reached *activa*, in the year of its request
+(``requested_on``: the date the officer records, which can be historical; the transition's
+timestamp is only when it was typed in). The MITP counts **people** who entered the protocol, so
+each row says how many entries it holds and how many of them are a person's **first** entry in
+the range (the earliest by request date, then by when it was recorded): summing ``persons``
+counts each person once, in the year of their first entry; summing ``entries`` counts
+re-entries too. The purpose is the victim's, from their case links (the most frequent known
+one); a victim with no case, or only unknown purposes, counts as "sin información".
 """
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import ExtractYear
 
 from cases.constants import TraffickingPurpose
@@ -23,8 +29,22 @@ ENTERED = ProtocolTransition.objects.filter(activation=OuterRef("pk"), to_state=
 def protocol_entries(*, year_from: int, year_to: int) -> QuerySet[ProtocolActivation]:
     """Activations that entered the protocol, requested within the years (inclusive)."""
     return ProtocolActivation.objects.filter(
-        Exists(ENTERED), requested_on__year__gte=year_from, requested_on__year__lte=year_to
+        Exists(ENTERED),
+        requested_on__gte=datetime.date(year_from, 1, 1),
+        requested_on__lte=datetime.date(year_to, 12, 31),
     )
+
+
+def _earlier_entry(entries: QuerySet[ProtocolActivation]) -> Exists:
+    """True when the same person has an earlier entry among ``entries`` (request date, then
+    when it was recorded, then id: a total order, so exactly one entry per person is first)."""
+    outer = OuterRef
+    earlier = entries.filter(victim_id=outer("victim_id")).filter(
+        Q(requested_on__lt=outer("requested_on"))
+        | Q(requested_on=outer("requested_on"), created_at__lt=outer("created_at"))
+        | Q(requested_on=outer("requested_on"), created_at=outer("created_at"), pk__lt=outer("pk"))
+    )
+    return Exists(earlier)
 
 
 def _victim_purpose():
@@ -40,14 +60,15 @@ def _victim_purpose():
 
 
 def protocol_entries_by(*, year_from: int, year_to: int) -> list[dict]:
-    """Rows of {year, purpose, sex, nationality, entries}: one row per combination present.
-    Unknown purpose, sex and nationality are their own values, never dropped."""
+    """Rows of {year, purpose, sex, nationality, entries, persons}: one row per combination
+    present. ``persons`` counts the entries that are the person's first in the range. Unknown
+    purpose, sex and nationality are their own values, never dropped."""
+    entries = protocol_entries(year_from=year_from, year_to=year_to)
     rows = (
-        protocol_entries(year_from=year_from, year_to=year_to)
-        .annotate(year=ExtractYear("requested_on"), purpose=_victim_purpose())
+        entries.annotate(year=ExtractYear("requested_on"), purpose=_victim_purpose())
         .values("year", "purpose", "victim__sex", "victim__nationality")
-        .annotate(entries=Count("pk"))
-        .order_by("year", "purpose", "victim__sex", "victim__nationality")
+        .annotate(entries=Count("pk"), persons=Count("pk", filter=~_earlier_entry(entries)))
+        .order_by()
     )
     table = [
         {
@@ -56,6 +77,7 @@ def protocol_entries_by(*, year_from: int, year_to: int) -> list[dict]:
             "sex": row["victim__sex"],
             "nationality": row["victim__nationality"] or "",
             "entries": row["entries"],
+            "persons": row["persons"],
         }
         for row in rows
     ]

@@ -102,7 +102,7 @@ def data_fingerprint() -> str:
         result = model.objects.aggregate(
             rows=Count("pk"),
             digest=Func(
-                StringAgg(row, delimiter=Value("\n"), ordering="id", output_field=TextField()),
+                StringAgg(row, delimiter=Value("\n"), order_by="id", output_field=TextField()),
                 function="md5",
                 output_field=TextField(),
             ),

@@ -34,7 +34,9 @@ from victims.models import CaseVictim
 
 __all__ = ["DEFINITION_VERSION", "REGISTERS", "REGISTER_LABELS", "Row", "Table", "compute_tables"]
 
-DEFINITION_VERSION = 1
+# 2: the protocol register counts people once (each in the year of their first entry), with
+# all entries beside them per year.
+DEFINITION_VERSION = 2
 
 FAMILIES = range(1, 13)
 # Families computed for each register (docs/statistics.md says why).
@@ -655,29 +657,34 @@ CASE_FAMILIES = {
 
 
 def _protocol_tables(year_from: int, year_to: int) -> list[Table]:
-    """Family 12, from protocol.statistics (one query): entries per year, by purpose, sex and
-    nationality. Summed here over its aggregated rows (one per combination present)."""
+    """Family 12, from protocol.statistics (one query): people who entered the protocol, each
+    once in the year of their first entry in the range, per year (beside all entries, re-entries
+    included), by purpose, sex and nationality. Summed here over its aggregated rows (one per
+    combination present)."""
     years = range(year_from, year_to + 1)
     rows = protocol_entries_by(year_from=year_from, year_to=year_to)
-    per_year: Counter[int] = Counter()
+    per_year: dict[int, list[int]] = {}
     by: dict[str, Counter] = {"purpose": Counter(), "sex": Counter(), "nationality": Counter()}
     for row in rows:
-        per_year[row["year"]] += row["entries"]
-        for field in by:
-            by[field][(row[field], row["year"])] += row["entries"]
+        entries, persons = per_year.setdefault(row["year"], [0, 0])
+        per_year[row["year"]] = [entries + row["entries"], persons + row["persons"]]
+        if row["persons"]:
+            for field in by:
+                by[field][(row[field], row["year"])] += row["persons"]
     reg = Register.PROTOCOL
     common = {"family": 12, "register": reg, "years": years}
     return [
         year_table(
             key="protocolo_ingresos_por_anio",
-            title="Ingresos al protocolo por año",
-            columns=["Ingresos"],
-            counts=dict(per_year),
+            title="Ingresos al protocolo por año: ingresos y personas",
+            # Percentages are of the last column: people, the MITP's figure.
+            columns=["Ingresos", "Personas"],
+            counts=per_year,
             **common,
         ),
         category_table(
             key="protocolo_ingresos_por_fin",
-            title="Ingresos al protocolo por fin de explotación",
+            title="Personas ingresadas al protocolo por fin de explotación",
             row_header="Fin de explotación",
             categories=TraffickingPurpose.choices,
             counts=dict(by["purpose"]),
@@ -685,7 +692,7 @@ def _protocol_tables(year_from: int, year_to: int) -> list[Table]:
         ),
         category_table(
             key="protocolo_ingresos_por_sexo",
-            title="Ingresos al protocolo por sexo",
+            title="Personas ingresadas al protocolo por sexo",
             row_header="Sexo",
             categories=Sex.choices,
             counts=dict(by["sex"]),
@@ -693,7 +700,7 @@ def _protocol_tables(year_from: int, year_to: int) -> list[Table]:
         ),
         _nationality_table(
             key="protocolo_ingresos_por_nacionalidad",
-            title="Ingresos al protocolo por nacionalidad",
+            title="Personas ingresadas al protocolo por nacionalidad",
             counts=dict(by["nationality"]),
             **common,
         ),

@@ -78,9 +78,42 @@ def test_entries_are_counted_by_year_purpose_sex_and_nationality_with_unknowns_k
 
     rows = protocol_entries_by(year_from=2024, year_to=2025)
 
+    one = {"entries": 1, "persons": 1}
     assert rows == [
-        {"year": 2024, "purpose": "sin_informacion", "sex": "sin_informacion", "nationality": "", "entries": 1},
-        {"year": 2024, "purpose": "trabajo_forzoso", "sex": "femenino", "nationality": "VE", "entries": 1},
-        {"year": 2025, "purpose": "sin_informacion", "sex": "masculino", "nationality": "BO", "entries": 1},
+        {"year": 2024, "purpose": "sin_informacion", "sex": "sin_informacion", "nationality": "", **one},
+        {"year": 2024, "purpose": "trabajo_forzoso", "sex": "femenino", "nationality": "VE", **one},
+        {"year": 2025, "purpose": "sin_informacion", "sex": "masculino", "nationality": "BO", **one},
     ]
     assert protocol_entries_by(year_from=2025, year_to=2025) == rows[2:]
+
+
+def close(officer, activation):
+    return activation_transition(
+        actor=officer, activation_id=activation.pk, action=ActivationAction.CLOSE, note="Egreso."
+    )
+
+
+def test_a_person_who_enters_again_is_one_person_in_the_year_of_the_first_entry_in_the_range(officer, institution):
+    person = victim_register(actor=officer, institution=institution, sex=Sex.FEMALE, nationality="PE")
+    close(officer, enter(officer, person.pk, on=datetime.date(2023, 6, 1)))
+    close(officer, enter(officer, person.pk, on=datetime.date(2024, 2, 1)))
+    third = enter(officer, person.pk, on=datetime.date(2024, 9, 1))
+    # Reactivating the same activation is not a new entry.
+    close(officer, third)
+    activation_transition(actor=officer, activation_id=third.pk, action=ActivationAction.REACTIVATE)
+
+    key = {"purpose": "sin_informacion", "sex": "femenino", "nationality": "PE"}
+    assert protocol_entries_by(year_from=2023, year_to=2024) == [
+        {"year": 2023, **key, "entries": 1, "persons": 1},
+        {"year": 2024, **key, "entries": 2, "persons": 0},
+    ]
+    # Entries before the range do not count: for 2024 alone, the February entry is the first.
+    assert protocol_entries_by(year_from=2024, year_to=2024) == [{"year": 2024, **key, "entries": 2, "persons": 1}]
+
+
+def test_of_two_entries_requested_the_same_day_exactly_one_is_the_first(officer, institution):
+    person = victim_register(actor=officer, institution=institution, sex=Sex.MALE)
+    close(officer, enter(officer, person.pk))
+    enter(officer, person.pk)
+    [row] = protocol_entries_by(year_from=2024, year_to=2024)
+    assert (row["entries"], row["persons"]) == (2, 1)

@@ -41,7 +41,8 @@ from django.test.utils import CaptureQueriesContext
 from cases.constants import CaseStatus, TerminationType, TraffickingPurpose
 from cases.models import CaseOffender
 from kernel.choices import FiscaliaRegional, Region, Sex
-from protocol.constants import ActivationAction, RequestedBy
+from protocol.constants import ActivationAction, ActivationState, RequestedBy
+from protocol.models import ProtocolActivation
 from protocol.services import activation_open, activation_transition
 from stats.tables import DEFINITION_VERSION, REGISTER_LABELS, REGISTERS, Table, compute_tables, share
 from tests.factories import CaseFactory, OffenderFactory, VictimFactory
@@ -155,12 +156,18 @@ def build_world(institution, officer, *, copies: int = 1) -> None:
         CaseOffender.objects.create(case=c3, offender=o4)
 
         enter_protocol(officer, v1, D(2016, 1, 1))
-        enter_protocol(officer, VictimFactory(sex=Sex.FEMALE, nationality="VE", **person), D(2020, 5, 1))
+        returning = VictimFactory(sex=Sex.FEMALE, nationality="VE", **person)
+        enter_protocol(officer, returning, D(2020, 5, 1))
+        enter_protocol(officer, returning, D(2021, 8, 1))  # enters again: one person, two entries
         enter_protocol(officer, VictimFactory(sex=Sex.MALE, nationality="", **person), D(2021, 3, 1), active=False)
         enter_protocol(officer, VictimFactory(sex=Sex.UNKNOWN, nationality="PE", **person), D(2012, 3, 1))
 
 
 def enter_protocol(officer, victim, on, *, active=True):
+    """An activation requested on ``on``, active unless told not; a victim's earlier open one is
+    closed first (one open activation per victim)."""
+    for open_one in ProtocolActivation.objects.filter(victim=victim, state=ActivationState.ACTIVE):
+        activation_transition(actor=officer, activation_id=open_one.pk, action=ActivationAction.CLOSE, note="Egreso.")
     activation = activation_open(
         actor=officer, victim_id=victim.pk, requested_by=RequestedBy.VICTIM, requested_on=on, consent_on=on
     )
@@ -266,13 +273,14 @@ def test_the_five_year_change_is_absent_for_a_range_shorter_than_ten_years(insti
 def test_the_five_year_change_of_protocol_entries_and_its_percentage(institution, officer):
     build_world(institution, officer)
     table = next(t for t in compute_tables(year_from=2014, year_to=2023, registers=[PROT]) if t.family == 12)
-    # One entry in 2016 (2014-2018), one in 2020 (2019-2023): no change.
-    assert table.change_five_years.counts == [0]
-    assert table.change_five_years_percent == [0.0]
+    # Entries: one in 2016 (2014-2018), two in 2020-2021 (2019-2023): +1, +100 %. People: one
+    # in each window, no change.
+    assert table.change_five_years.counts == [1, 0]
+    assert table.change_five_years_percent == [100.0, 0.0]
     later = next(t for t in compute_tables(year_from=2016, year_to=2025, registers=[PROT]) if t.family == 12)
-    # 2016-2020 held both entries, 2021-2025 none.
-    assert later.change_five_years.counts == [-2]
-    assert later.change_five_years_percent == [-100.0]
+    # 2016-2020 held two entries of two people, 2021-2025 the re-entry (not a new person).
+    assert later.change_five_years.counts == [-1, -2]
+    assert later.change_five_years_percent == [-50.0, -100.0]
 
 
 def test_the_five_year_change_percentage_is_none_when_the_earlier_window_is_zero():
@@ -477,11 +485,17 @@ def test_victims_of_unknown_age_are_a_row_of_their_own_not_dropped(tables):
 
 def test_protocol_entries_are_counted_in_the_year_of_activation_only_once_active(tables):
     per_year = tables[(PROT, "protocolo_ingresos_por_anio")]
-    # V9 never became active; V10's entry (2012) is outside.
-    assert by_year(per_year) == {"2016": 1, "2020": 1}
+    assert per_year.columns == ["Ingresos", "Personas"]
+    # V9 never became active; V10's entry (2012) is outside; the Venezuelan woman entered in
+    # 2020 and again in 2021: two entries, one person (in 2020).
+    assert by_year(per_year, column=0) == {"2016": 1, "2020": 1, "2021": 1}
+    assert by_year(per_year, column=1) == {"2016": 1, "2020": 1}
     assert pct(per_year) == {"2016": 50.0, "2020": 50.0}
+    assert per_year.totals == [3, 2]
+    # The tables by category count people, each once, in the year of their first entry.
     assert by_row(tables[(PROT, "protocolo_ingresos_por_fin")]) == {SEXUAL: 1, UNKNOWN_PURPOSE: 1}
     assert by_row(tables[(PROT, "protocolo_ingresos_por_sexo")]) == {"femenino": 2}
+    assert cell(tables[(PROT, "protocolo_ingresos_por_sexo")], "femenino", 2021) == 0
     nationality = tables[(PROT, "protocolo_ingresos_por_nacionalidad")]
     assert [(row.label, row.counts[-1]) for row in nationality.rows] == [
         ("Bolivia", 1),
