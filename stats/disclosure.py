@@ -19,11 +19,9 @@ the row totals, whose last row holds the column totals and whose corner holds th
 Every line of that grid obeys one additivity equation (cells minus total equal zero), so totals
 and cells are treated alike: either may be suppressed, primarily or as a complement.
 
-Seen as a bipartite graph (one node per grid row, one per grid column, one edge per suppressed
-entry), the equations restricted to the suppressed entries are the incidence equations of that
-graph, whose solutions with zero right-hand side are its cycles. A suppressed entry is therefore
-uniquely determined by the published values exactly when it is a *bridge* of the graph (lies on
-no cycle); it is protected exactly when it lies on a cycle. This is the criterion used here.
+How a suppressed value is protected is explained above :func:`_protected`: the criterion
+accounts for whole numbers and for suppressed values being at least 1, not only for the linear
+equations.
 """
 
 from __future__ import annotations
@@ -74,43 +72,49 @@ class Published:
         }
 
 
-def suppress(matrix: list[list[int]], *, threshold: int = DEFAULT_THRESHOLD) -> Published:
+def suppress(
+    matrix: list[list[int]], *, threshold: int = DEFAULT_THRESHOLD, forced: frozenset[tuple[int, int]] = frozenset()
+) -> Published:
     """Publish ``matrix`` with cell suppression: primary below ``threshold``, then secondary.
 
     Primary suppression: every value ``v`` with ``0 < v < threshold`` is suppressed, cells *and*
     totals alike. A row total below the threshold thus goes together with all its (necessarily
     small) non-zero cells; a grand total below the threshold takes every non-zero value with it.
+    ``forced`` entries of the augmented grid (row ``R`` holds the column totals, column ``C`` the
+    row totals; see the module docstring) are suppressed too: what another table of the same
+    population hides (stats.publication keeps linked tables consistent).
 
     Zeros are always published and never chosen as complements. A zero identifies nobody, and
-    the analyst needs it to read the table. (Known limits, both outside the criterion below: a
-    zero can tell an attribute of a whole group, e.g. "all victims detected in region X were
-    women"; and because a suppressed value is then known to be at least 1, two suppressed cells
-    of one line whose difference from the total is 2 are both 1.)
+    the analyst needs it to read the table. So a reader knows every suppressed value is at least
+    1, and the protection below takes that into account.
 
-    Secondary suppression: while some suppressed entry of the augmented table (see the module
-    docstring) is a bridge of the suppressed-entries graph, the bridge with the largest value is
-    taken and the cheapest path closing a cycle through it is added: a shortest path between
-    its two endpoints, where an already suppressed entry costs nothing, a published non-zero
-    entry costs its value (so the smallest counts go first, and totals, which are at least as
-    large as their cells, last), ties broken by fewer new suppressions. Such a path always exists,
-    because the true table itself, margins negated, is a circulation on its non-zero entries.
-    The choice is a greedy heuristic: it is safe, not guaranteed minimal.
+    Secondary suppression: while some suppressed value is *unprotected* (see
+    :func:`_protected`), the unprotected one with the largest value is taken and the cheapest
+    set of published values whose suppression protects it is added: a shortest path closing a
+    cycle through it, where an already suppressed entry costs nothing, a published non-zero entry
+    costs its value (so the smallest counts go first, and totals, which are at least as large as
+    their cells, last), ties broken by fewer new suppressions. Such a path always exists: the true
+    table itself is a circulation on its non-zero entries, and adding a copy of it (every value
+    grows) is a move nobody can rule out. The choice is a greedy heuristic: safe, not minimal.
 
-    Guarantee: no suppressed value is uniquely determined by the linear system formed by the
-    additivity of the table and the published values. Non-negativity and integrality are
-    ignored (an attacker using them can narrow a suppressed value to an interval, which this
-    function does not bound).
+    Guarantee: no suppressed value is determined by what is published, even for an attacker who
+    uses the additivity of the table, that counts are whole numbers, and that a suppressed value
+    is at least 1: for each one there is another whole-number table, with the same published
+    values and every suppressed value at least 1, where it differs.
 
-    Raises ``ValueError`` for an empty or ragged matrix, a negative or non-integer count, or a
-    threshold below 1.
+    Raises ``ValueError`` for an empty or ragged matrix, a negative or non-integer count, a
+    threshold below 1, or a forced entry outside the grid or on a zero.
     """
     _check_threshold(threshold)
     grid = _augmented(matrix)
     n_rows, n_cols = len(grid), len(grid[0])
-    suppressed = {(i, j) for i in range(n_rows) for j in range(n_cols) if 0 < grid[i][j] < threshold}
-    while bridges := _bridges(suppressed, n_rows=n_rows, n_cols=n_cols):
-        i, j = max(bridges, key=lambda entry: (grid[entry[0]][entry[1]], -entry[0], -entry[1]))
-        suppressed |= _cheapest_cycle_completion(grid, suppressed, row=i, col=j)
+    for i, j in forced:
+        if not (0 <= i < n_rows and 0 <= j < n_cols) or grid[i][j] == 0:
+            raise ValueError(f"Forced entry {(i, j)} is outside the table or zero")
+    suppressed = {(i, j) for i in range(n_rows) for j in range(n_cols) if 0 < grid[i][j] < threshold} | set(forced)
+    while unprotected := [entry for entry in suppressed if not _protected(grid, suppressed, entry)]:
+        i, j = max(unprotected, key=lambda entry: (grid[entry[0]][entry[1]], -entry[0], -entry[1]))
+        suppressed |= _cheapest_protection(grid, suppressed, row=i, col=j)
     shown = [[None if (i, j) in suppressed else grid[i][j] for j in range(n_cols)] for i in range(n_rows)]
     return Published(
         cells=[row[:-1] for row in shown[:-1]],
@@ -170,59 +174,87 @@ def _augmented(matrix: list[list[int]]) -> list[list[int]]:
     return grid
 
 
-def _bridges(edges: set[tuple[int, int]], *, n_rows: int, n_cols: int) -> list[tuple[int, int]]:
-    """The bridges of the bipartite graph with row nodes 0..n_rows-1, column nodes n_rows..,
-    and an edge (i, j) per entry. Tarjan's low-link, iterative (the graph has no multi-edges, so
-    skipping the edge back to the parent node is enough)."""
-    n_nodes = n_rows + n_cols
-    adjacency: list[list[int]] = [[] for _ in range(n_nodes)]
-    for i, j in sorted(edges):
-        adjacency[i].append(n_rows + j)
-        adjacency[n_rows + j].append(i)
-    order = [-1] * n_nodes
-    low = [0] * n_nodes
-    counter = 0
-    found: list[tuple[int, int]] = []
-    for root in range(n_nodes):
-        if order[root] != -1 or not adjacency[root]:
+# -- protection ------------------------------------------------------------------------------
+#
+# The augmented grid as a bipartite graph: a node per grid row (0..R), a node per grid column
+# (R+1..), an edge per entry. With z = s_i * t_j * value, where s_i is -1 on the totals row and
+# +1 elsewhere and t_j likewise on the totals column, every line of the grid says "the z of its
+# entries sum to zero": the additivity equations are the incidence equations of the graph. So
+# the changes that keep every published value are the circulations on the suppressed entries,
+# and by conformal decomposition, if any whole-number change of a suppressed value keeps all
+# suppressed values >= LOWER_BOUND, one along a single cycle does: +1 and -1 on z alternately
+# (+1 on an edge walked from a row node to a column node, -1 walked back), scaled by a direction
+# d = +1 or -1. An entry's *value* then changes by d * (+-1) * s_i * t_j, and may go down only if
+# it is above LOWER_BOUND.
+
+LOWER_BOUND = 1  # what a reader knows of a suppressed value: zeros are published, so it is >= 1
+
+
+def _sign(grid: list[list[int]], i: int, j: int) -> int:
+    return (-1 if i == len(grid) - 1 else 1) * (-1 if j == len(grid[0]) - 1 else 1)
+
+
+def _may_move(grid: list[list[int]], i: int, j: int, change: int) -> bool:
+    return change > 0 or grid[i][j] - 1 >= LOWER_BOUND
+
+
+def _protected(grid: list[list[int]], suppressed: set[tuple[int, int]], entry: tuple[int, int]) -> bool:
+    """Whether ``entry`` lies on a cycle of suppressed entries along which, in one direction,
+    every value that goes down stays at least LOWER_BOUND: then it can change by one and nothing
+    published tells the two tables apart."""
+    n_rows = len(grid)
+    row, col = entry
+    for direction in (1, -1):
+        if not _may_move(grid, row, col, direction * _sign(grid, row, col)):
             continue
-        order[root] = low[root] = counter
-        counter += 1
-        stack = [(root, -1, iter(adjacency[root]))]
-        while stack:
-            node, parent, neighbours = stack[-1]
-            advanced = False
-            for neighbour in neighbours:
-                if neighbour == parent:
+        # Walk from the entry's column node back to its row node over the other entries.
+        start, goal = n_rows + col, row
+        seen, frontier = {start}, [start]
+        while frontier:
+            node = frontier.pop()
+            if node == goal:
+                return True
+            for i, j, walked_to in _suppressed_neighbours(suppressed, node, n_rows):
+                if (i, j) == entry or walked_to in seen:
                     continue
-                if order[neighbour] == -1:
-                    order[neighbour] = low[neighbour] = counter
-                    counter += 1
-                    stack.append((neighbour, node, iter(adjacency[neighbour])))
-                    advanced = True
-                    break
-                low[node] = min(low[node], order[neighbour])
-            if advanced:
-                continue
-            stack.pop()
-            if parent != -1:
-                low[parent] = min(low[parent], low[node])
-                if low[node] > order[parent]:
-                    row, col = (parent, node) if parent < n_rows else (node, parent)
-                    found.append((row, col - n_rows))
-    return found
+                forward = 1 if walked_to >= n_rows else -1  # row node -> column node
+                if _may_move(grid, i, j, direction * forward * _sign(grid, i, j)):
+                    seen.add(walked_to)
+                    frontier.append(walked_to)
+    return False
 
 
-def _cheapest_cycle_completion(
+def _suppressed_neighbours(suppressed: set[tuple[int, int]], node: int, n_rows: int):
+    if node < n_rows:
+        return [(i, j, n_rows + j) for i, j in suppressed if i == node]
+    return [(i, j, i) for i, j in suppressed if j == node - n_rows]
+
+
+def _cheapest_protection(
     grid: list[list[int]], suppressed: set[tuple[int, int]], *, row: int, col: int
 ) -> set[tuple[int, int]]:
-    """Entries to suppress so that entry (row, col) lies on a cycle: the cheapest path from its
-    row node to its column node not using the entry itself (Dijkstra on the complete bipartite
-    graph; published zeros are not usable)."""
+    """Entries to suppress so that entry (row, col) is protected: the cheapest cycle through it,
+    in whichever direction is cheaper (Dijkstra on the complete bipartite graph; published zeros
+    are not usable, and an entry may be walked only in a way that keeps it at least LOWER_BOUND)."""
+    best_path: tuple[tuple[int, int], set[tuple[int, int]]] | None = None
+    for direction in (1, -1):
+        if not _may_move(grid, row, col, direction * _sign(grid, row, col)):
+            continue
+        found = _shortest_closing_path(grid, suppressed, row=row, col=col, direction=direction)
+        if found is not None and (best_path is None or found[0] < best_path[0]):
+            best_path = found
+    if best_path is None:  # pragma: no cover - impossible, see suppress()
+        raise AssertionError(f"No cycle can protect entry {(row, col)}")
+    return best_path[1]
+
+
+def _shortest_closing_path(
+    grid: list[list[int]], suppressed: set[tuple[int, int]], *, row: int, col: int, direction: int
+) -> tuple[tuple[int, int], set[tuple[int, int]]] | None:
     n_rows, n_cols = len(grid), len(grid[0])
-    start, goal = row, n_rows + col
+    start, goal = n_rows + col, row
     best: dict[int, tuple[int, int]] = {start: (0, 0)}
-    previous: dict[int, int] = {}
+    previous: dict[int, tuple[int, tuple[int, int]]] = {}
     queue = [(0, 0, start)]
     done: set[int] = set()
     while queue:
@@ -233,29 +265,25 @@ def _cheapest_cycle_completion(
         if node == goal:
             break
         if node < n_rows:
-            neighbours = [(n_rows + j, (node, j)) for j in range(n_cols)]
+            neighbours = [(n_rows + j, (node, j), 1) for j in range(n_cols)]
         else:
-            neighbours = [(i, (i, node - n_rows)) for i in range(n_rows)]
-        for neighbour, entry in neighbours:
-            if entry == (row, col) or neighbour in done:
+            neighbours = [(i, (i, node - n_rows), -1) for i in range(n_rows)]
+        for neighbour, (i, j), forward in neighbours:
+            if (i, j) == (row, col) or neighbour in done:
                 continue
-            if entry in suppressed:
-                step = (0, 0)
-            elif grid[entry[0]][entry[1]] == 0:
+            if grid[i][j] == 0 or not _may_move(grid, i, j, direction * forward * _sign(grid, i, j)):
                 continue
-            else:
-                step = (grid[entry[0]][entry[1]], 1)
+            step = (0, 0) if (i, j) in suppressed else (grid[i][j], 1)
             candidate = (value_cost + step[0], count_cost + step[1])
             if neighbour not in best or candidate < best[neighbour]:
                 best[neighbour] = candidate
-                previous[neighbour] = node
+                previous[neighbour] = (node, (i, j))
                 heapq.heappush(queue, (*candidate, neighbour))
-    if goal not in done:  # pragma: no cover - impossible for a non-zero entry, see suppress()
-        raise AssertionError(f"No cycle can protect entry {(row, col)}")
+    if goal not in done:
+        return None
     path: set[tuple[int, int]] = set()
     node = goal
     while node != start:
-        before = previous[node]
-        path.add((before, node - n_rows) if before < n_rows else (node, before - n_rows))
-        node = before
-    return path
+        node, entry = previous[node]
+        path.add(entry)
+    return best[goal], path - suppressed

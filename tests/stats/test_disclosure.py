@@ -1,13 +1,20 @@
 """Disclosure control (stats/disclosure.py): hand-worked tables and the property the issue demands,
 that no suppressed value of a published table can be recomputed from what is published.
 
-Derivability is checked here by exact rational Gaussian elimination over the table's additivity
-equations, independently of the graph (bridge/cycle) logic the module uses to choose cells."""
+Derivability is checked here independently of the graph (cycle) logic the module uses to choose
+cells, twice: by exact rational Gaussian elimination over the table's additivity equations (what
+linear algebra alone gives back), and by linear programming (scipy's HiGHS): the smallest and the
+largest value each hidden entry can take in a table with the same published values, whole
+numbers and every hidden value at least 1 (zeros are published). The constraint matrix of a
+table's additivity is totally unimodular, so those optima are whole numbers: a hidden value is
+given back exactly when its minimum equals its maximum."""
 
 from fractions import Fraction
 
+import numpy
 import pytest
 from hypothesis import given, settings
+from scipy.optimize import linprog
 from hypothesis import strategies as st
 
 from stats.disclosure import MODE_CTDC, MODE_SUPPRESSION, Published, round_ctdc, suppress
@@ -96,6 +103,48 @@ def truth(matrix: list[list[int]]) -> Published:
         mode="verdad",
         threshold=0,
     )
+
+
+def hidden_ranges(published: Published) -> dict[tuple, tuple[int, int] | None]:
+    """Each hidden value's (minimum, maximum) over every table with the same published values,
+    additivity, and hidden values of at least 1; None where unbounded above."""
+    unknowns = _unknowns(published)
+    index = {name: k for k, name in enumerate(unknowns)}
+    known = {("cell", i, j): v for i, row in enumerate(published.cells) for j, v in enumerate(row) if v is not None}
+    known |= {("row", i): v for i, v in enumerate(published.row_totals) if v is not None}
+    known |= {("column", j): v for j, v in enumerate(published.column_totals) if v is not None}
+    if published.grand_total is not None:
+        known[("grand",)] = published.grand_total
+    a_eq, b_eq = [], []
+    for equation in _additivity_equations(len(published.cells), len(published.cells[0])):
+        row = [0.0] * len(unknowns)
+        rhs = 0.0
+        for name, coefficient in equation.items():
+            if name in index:
+                row[index[name]] = coefficient
+            else:
+                rhs -= coefficient * known[name]
+        if any(row):
+            a_eq.append(row)
+            b_eq.append(rhs)
+    ranges = {}
+    for name, k in index.items():
+        objective = numpy.zeros(len(unknowns))
+        ends = []
+        for sign in (1, -1):
+            objective[k] = sign
+            result = linprog(
+                objective, A_eq=a_eq or None, b_eq=b_eq or None, bounds=[(1, None)] * len(unknowns), method="highs"
+            )
+            assert result.status in (0, 3), result.message  # optimal or unbounded, never infeasible
+            ends.append(None if result.status == 3 else round(sign * result.fun))
+        ranges[name] = (ends[0], ends[1])
+    return ranges
+
+
+def pinned_values(published: Published) -> list[tuple]:
+    """The hidden values whose smallest and largest possible values coincide."""
+    return [name for name, (low, high) in hidden_ranges(published).items() if low == high]
 
 
 def shown_pairs(published: Published, true: Published):
@@ -198,6 +247,48 @@ def test_zeros_are_published_and_never_used_to_protect_a_small_cell():
     assert derivable_values(published) == []
 
 
+def test_oracle_finds_two_hidden_ones_pinned_by_a_total_two_above_the_rest():
+    # Femenino 1, 1, 20 (total 22): the two hidden cells add up to 2, so both are 1.
+    # With the column totals hidden too, linear algebra alone gives nothing back, but since each
+    # hidden value is at least 1, the four are pinned all the same.
+    published = Published([[None, None, 20], [0, 0, 30]], [22, 30], [None, None, 50], 52, MODE_SUPPRESSION, 5)
+    assert derivable_values(published) == []
+    assert pinned_values(published) == [("cell", 0, 0), ("cell", 0, 1), ("column", 0), ("column", 1)]
+
+
+def test_two_small_cells_whose_difference_from_the_total_is_two_are_not_left_pinned():
+    """Review finding: zeros are published, so hidden values are at least 1; hiding only the
+    two 1s of a row whose other cell is shown gives both back."""
+    published = suppress([[1, 1, 20], [0, 0, 30], [0, 0, 0]])
+
+    assert published.cells[0] == [None, None, None]
+    assert pinned_values(published) == []
+    assert derivable_values(published) == []
+
+
+def test_a_value_that_cannot_go_below_one_is_protected_by_going_up():
+    # Every value of a one-cell table is 1: hidden, it can only be told to be at least 1.
+    published = suppress([[1]])
+    assert hidden_ranges(published) == {
+        ("cell", 0, 0): (1, None),
+        ("row", 0): (1, None),
+        ("column", 0): (1, None),
+        ("grand",): (1, None),
+    }
+
+
+def test_forced_entries_are_suppressed_and_protected():
+    published = suppress([[10, 20], [30, 40]], forced=frozenset({(2, 0)}))  # the first column total
+    assert published.column_totals[0] is None
+    assert pinned_values(published) == []
+
+
+@pytest.mark.parametrize("forced", [{(5, 0)}, {(0, 5)}, {(0, 0)}])
+def test_a_forced_entry_outside_the_grid_or_on_a_zero_is_refused(forced):
+    with pytest.raises(ValueError):
+        suppress([[0, 20], [30, 40]], forced=frozenset(forced))
+
+
 def test_table_of_zeros_is_published_whole():
     assert suppress([[0, 0], [0, 0]]).cells == [[0, 0], [0, 0]]
 
@@ -271,6 +362,7 @@ def test_no_suppressed_value_of_a_random_table_can_be_recomputed_from_the_publis
     pairs = list(shown_pairs(published, true))
 
     assert derivable_values(published) == []
+    assert pinned_values(published) == []
     assert all(shown is None for shown, value in pairs if 0 < value < threshold)
     assert all(shown == value for shown, value in pairs if shown is not None)
     assert all(shown == 0 for shown, value in pairs if value == 0)
