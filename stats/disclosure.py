@@ -112,7 +112,11 @@ def suppress(
         if not (0 <= i < n_rows and 0 <= j < n_cols) or grid[i][j] == 0:
             raise ValueError(f"Forced entry {(i, j)} is outside the table or zero")
     suppressed = {(i, j) for i in range(n_rows) for j in range(n_cols) if 0 < grid[i][j] < threshold} | set(forced)
-    while unprotected := [entry for entry in suppressed if not _protected(grid, suppressed, entry)]:
+    while True:
+        adjacency = _adjacency(suppressed, n_rows)
+        unprotected = [entry for entry in suppressed if not _protected(grid, adjacency, entry)]
+        if not unprotected:
+            break
         i, j = max(unprotected, key=lambda entry: (grid[entry[0]][entry[1]], -entry[0], -entry[1]))
         suppressed |= _cheapest_protection(grid, suppressed, row=i, col=j)
     shown = [[None if (i, j) in suppressed else grid[i][j] for j in range(n_cols)] for i in range(n_rows)]
@@ -198,7 +202,16 @@ def _may_move(grid: list[list[int]], i: int, j: int, change: int) -> bool:
     return change > 0 or grid[i][j] - 1 >= LOWER_BOUND
 
 
-def _protected(grid: list[list[int]], suppressed: set[tuple[int, int]], entry: tuple[int, int]) -> bool:
+def _adjacency(suppressed: set[tuple[int, int]], n_rows: int) -> dict[int, list[tuple[int, int, int]]]:
+    """node -> [(i, j, the node at the other end)] over the suppressed entries."""
+    adjacency: dict[int, list[tuple[int, int, int]]] = {}
+    for i, j in sorted(suppressed):
+        adjacency.setdefault(i, []).append((i, j, n_rows + j))
+        adjacency.setdefault(n_rows + j, []).append((i, j, i))
+    return adjacency
+
+
+def _protected(grid: list[list[int]], adjacency: dict[int, list[tuple[int, int, int]]], entry: tuple[int, int]) -> bool:
     """Whether ``entry`` lies on a cycle of suppressed entries along which, in one direction,
     every value that goes down stays at least LOWER_BOUND: then it can change by one and nothing
     published tells the two tables apart."""
@@ -214,7 +227,7 @@ def _protected(grid: list[list[int]], suppressed: set[tuple[int, int]], entry: t
             node = frontier.pop()
             if node == goal:
                 return True
-            for i, j, walked_to in _suppressed_neighbours(suppressed, node, n_rows):
+            for i, j, walked_to in adjacency.get(node, ()):
                 if (i, j) == entry or walked_to in seen:
                     continue
                 forward = 1 if walked_to >= n_rows else -1  # row node -> column node
@@ -222,12 +235,6 @@ def _protected(grid: list[list[int]], suppressed: set[tuple[int, int]], entry: t
                     seen.add(walked_to)
                     frontier.append(walked_to)
     return False
-
-
-def _suppressed_neighbours(suppressed: set[tuple[int, int]], node: int, n_rows: int):
-    if node < n_rows:
-        return [(i, j, n_rows + j) for i, j in suppressed if i == node]
-    return [(i, j, i) for i, j in suppressed if j == node - n_rows]
 
 
 def _cheapest_protection(

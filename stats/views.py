@@ -12,8 +12,6 @@ dashboard; exports are always in a publication mode (stats.exports).
 
 from __future__ import annotations
 
-import copy
-
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -25,12 +23,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from kernel.client_ip import client_ip
 from kernel.web import confidential, refused_input, refused_page
 from stats.access import can_read_statistics, can_request_recalculation
 from stats.charts import chart, data_rows, has_total_column
-from stats.disclosure import MODE_SUPPRESSION
-from stats.exports import MODES, snapshot_table_csv, snapshot_xlsx
+from stats.disclosure import mode_label
+from stats.exports import audit_export, snapshot_table_csv, snapshot_xlsx
 from stats.models import RequestStatus, StatisticsRequest, StatisticsSnapshot
+from stats.publication import PublicationSettings
 from stats.registers import REGISTER_LABELS, Register
 from stats.snapshots import MAX_YEAR, MIN_YEAR
 from stats.tables import DEFINITION_VERSION
@@ -40,7 +40,7 @@ NOT_ALLOWED = gettext_lazy(
     "Las estadísticas son para la Secretaría MITP y los usuarios con la capacidad de estadísticas de su institución."
 )
 NOT_SECRETARIAT = gettext_lazy("Solo la Secretaría MITP puede pedir que se recalculen las estadísticas.")
-UNKNOWN_MODE = gettext_lazy("Modo de publicación desconocido: use «supresion» o «ctdc».")
+EXPORT_LABELS = {"registro": gettext_lazy("Registro"), "modo": gettext_lazy("Modo de publicación")}
 FILTER_LABELS = {
     "registro": gettext_lazy("Registro"),
     "desde": gettext_lazy("Desde el año"),
@@ -144,7 +144,7 @@ def dashboard_view(request):
         "can_recalculate": can_request_recalculation(request.user),
         "snapshot": None,
         "panels": [],
-        "modes": MODES,
+        "publication_mode_label": _publication_label(),
     }
     if not form.is_valid():
         return render(request, "stats/dashboard.html", context, status=400)
@@ -201,9 +201,55 @@ def request_status_view(request, statistics_request_id: int):
     return render(request, template, context)
 
 
-def _mode(request) -> str | None:
-    mode = request.GET.get("modo", MODE_SUPPRESSION)
-    return mode if mode in MODES else None
+def _publication_label() -> str:
+    config = PublicationSettings.configured()
+    return mode_label(config.mode, threshold=config.threshold)
+
+
+class ExportForm(forms.Form):
+    """An export's parameters. ``modo`` is optional and, if given, must be the system's mode: a
+    client asking for another one is told so rather than silently given a different treatment."""
+
+    registro = forms.ChoiceField(
+        label=EXPORT_LABELS["registro"],
+        required=False,
+        choices=Register.choices,
+        error_messages={"invalid_choice": gettext_lazy("Elija un registro de la lista.")},
+    )
+    modo = forms.CharField(label=EXPORT_LABELS["modo"], required=False)
+
+    def __init__(self, *args, snapshot: StatisticsSnapshot, table_wanted: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.snapshot, self.table_wanted = snapshot, table_wanted
+
+    def clean_modo(self):
+        mode = self.cleaned_data["modo"]
+        configured = PublicationSettings.configured().mode
+        if mode and mode != configured:
+            raise ValidationError(
+                _("Este sistema publica en un solo modo, «%(mode)s»: %(label)s.")
+                % {"mode": configured, "label": _publication_label()}
+            )
+        return configured
+
+    def clean_registro(self):
+        register = self.cleaned_data["registro"]
+        if not self.table_wanted:
+            return register
+        if not register and len(self.snapshot.registers) == 1:
+            return self.snapshot.registers[0]
+        if not register:
+            raise ValidationError(_("Elija el registro de la tabla: la instantánea tiene varios."))
+        if register not in self.snapshot.registers:
+            raise ValidationError(_("La instantánea no tiene ese registro."))
+        return register
+
+
+def _export_parameters(request, snapshot: StatisticsSnapshot, *, table_wanted: bool) -> dict:
+    form = ExportForm(request.GET, snapshot=snapshot, table_wanted=table_wanted)
+    if not form.is_valid():
+        raise ValidationError(form.errors.as_data())
+    return form.cleaned_data
 
 
 def _attachment(content, *, content_type: str, filename: str) -> HttpResponse:
@@ -215,34 +261,33 @@ def _attachment(content, *, content_type: str, filename: str) -> HttpResponse:
 @require_GET
 @login_required
 @confidential
+@refused_input(labels=EXPORT_LABELS)
 def table_csv_view(request, snapshot_id: int, table_key: str):
     if refused := _require_reader(request):
         return refused
     snapshot = get_object_or_404(StatisticsSnapshot, pk=snapshot_id)
-    if (mode := _mode(request)) is None:
-        return refused_page(request, UNKNOWN_MODE, status=400)
-    register = request.GET.get("registro")
-    if register:
-        # A snapshot of several registers has tables of the same key in each: the register's one.
-        snapshot = copy.copy(snapshot)
-        snapshot.tables = [table for table in snapshot.tables if table["register"] == register]
+    parameters = _export_parameters(request, snapshot, table_wanted=True)
+    register, mode = parameters["registro"], parameters["modo"]
     try:
-        content = snapshot_table_csv(snapshot, table_key=table_key, mode=mode)
+        content = snapshot_table_csv(snapshot, table_key=table_key, register=register)
     except KeyError:
         raise Http404(_("La instantánea no tiene esa tabla.")) from None
-    name = "-".join(part for part in ("estadisticas", str(snapshot.pk), register, table_key, mode) if part)
+    audit_export(
+        request.user, snapshot, table_key=table_key, register=register, mode=mode, ip_address=client_ip(request)
+    )
+    name = "-".join(("estadisticas", str(snapshot.pk), register, table_key, mode))
     return _attachment(content, content_type="text/csv; charset=utf-8", filename=f"{name}.csv")
 
 
 @require_GET
 @login_required
 @confidential
+@refused_input(labels=EXPORT_LABELS)
 def snapshot_xlsx_view(request, snapshot_id: int):
     if refused := _require_reader(request):
         return refused
     snapshot = get_object_or_404(StatisticsSnapshot, pk=snapshot_id)
-    if (mode := _mode(request)) is None:
-        return refused_page(request, UNKNOWN_MODE, status=400)
-    return _attachment(
-        snapshot_xlsx(snapshot, mode=mode), content_type=XLSX, filename=f"estadisticas-{snapshot.pk}-{mode}.xlsx"
-    )
+    mode = _export_parameters(request, snapshot, table_wanted=False)["modo"]
+    content = snapshot_xlsx(snapshot)
+    audit_export(request.user, snapshot, table_key=None, register=None, mode=mode, ip_address=client_ip(request))
+    return _attachment(content, content_type=XLSX, filename=f"estadisticas-{snapshot.pk}-{mode}.xlsx")

@@ -220,6 +220,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Seconds of the first wait before a notification e-mail is tried again (protocol.tasks.
 # send_notification_mail); each further wait doubles, up to an hour.
 NOTIFICATION_MAIL_RETRY_BACKOFF = 30
+# How statistics leave the system (stats.publication): one mode for every export, "supresion"
+# (cells below the threshold suppressed, with secondary suppression) or "ctdc" (rounded down to
+# tens, only counts of at least 10). One mode only: the same table in both would be read against
+# itself.
+STATISTICS_PUBLICATION = {
+    "mode": env("STATISTICS_PUBLICATION_MODE", default="supresion"),
+    "threshold": env.int("STATISTICS_SUPPRESSION_THRESHOLD", default=5),
+}
+
 CELERY_BEAT_SCHEDULE: dict = {
     "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": timedelta(hours=1)},
     "api-clear-expired-tokens": {"task": "api.clear_expired_tokens", "schedule": timedelta(hours=6)},

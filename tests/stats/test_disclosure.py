@@ -14,8 +14,8 @@ from fractions import Fraction
 import numpy
 import pytest
 from hypothesis import given, settings
-from scipy.optimize import linprog
 from hypothesis import strategies as st
+from scipy.optimize import linprog
 
 from stats.disclosure import MODE_CTDC, MODE_SUPPRESSION, Published, round_ctdc, suppress
 
