@@ -31,6 +31,9 @@ SUBJECTS = (
     "plain-oficial",
     "plain-lector",
     "plain-administrador",
+    "statistics-non-member",
+    "statistics-deactivated-institution",
+    "secretariat-deactivated-institution",
     "staff",
     "superuser",
     "anonymous",
@@ -55,6 +58,11 @@ def build_stats_scenario() -> StatsScenario:
         users[f"statistics-{role}"] = UserFactory(institution=member, role=roles[role], has_statistics_access=True)
     for role in ("oficial", "lector", "administrador"):
         users[f"plain-{role}"] = UserFactory(institution=member, role=roles[role])
+    # The capability counts only in an active member institution of the Mesa.
+    outsider, closed = InstitutionFactory(is_mitp_member=False), InstitutionFactory(is_active=False)
+    users["statistics-non-member"] = UserFactory(institution=outsider, has_statistics_access=True)
+    users["statistics-deactivated-institution"] = UserFactory(institution=closed, has_statistics_access=True)
+    users["secretariat-deactivated-institution"] = UserFactory(institution=closed, is_mitp_secretariat=True)
     users["staff"] = UserFactory(institution=None, role="", is_staff=True)
     users["superuser"] = UserFactory(institution=None, role="", is_staff=True, is_superuser=True)
     users["anonymous"] = None
@@ -62,7 +70,7 @@ def build_stats_scenario() -> StatsScenario:
         year_from=2022,
         year_to=2023,
         registers=["identificadas"],
-        definition_version="1",
+        definition_version="2",
         parameters_key="p" * 64,
         data_fingerprint="f" * 64,
         kind="solicitada",

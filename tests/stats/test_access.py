@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from institutions.constants import Role
 from stats.access import can_read_statistics, can_request_recalculation
-from tests.factories import UserFactory
+from tests.factories import InstitutionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,21 @@ CASES = {
     "administrador sin capacidad": ({"role": Role.INSTITUTION_ADMIN}, False, False),
     "capacidad pero desactivado": ({"has_statistics_access": True, "is_active": False}, False, False),
     "cliente de la API con capacidad": ({"has_statistics_access": True, "is_api_client": True}, False, False),
+    "secretaria MITP de una institución desactivada": (
+        {"is_mitp_secretariat": True, "institution": lambda: InstitutionFactory(is_active=False)},
+        False,
+        False,
+    ),
+    "capacidad en una institución desactivada": (
+        {"has_statistics_access": True, "institution": lambda: InstitutionFactory(is_active=False)},
+        False,
+        False,
+    ),
+    "capacidad en una institución que no integra la MITP": (
+        {"has_statistics_access": True, "institution": lambda: InstitutionFactory(is_mitp_member=False)},
+        False,
+        False,
+    ),
     "superusuario sin institución": (
         {"institution": None, "role": "", "is_staff": True, "is_superuser": True},
         False,
@@ -32,7 +47,7 @@ CASES = {
 @pytest.mark.parametrize("subject", CASES)
 def test_who_reads_statistics_and_who_asks_for_a_recalculation(subject):
     attributes, reads, requests = CASES[subject]
-    user = UserFactory(**attributes)
+    user = UserFactory(**{name: value() if callable(value) else value for name, value in attributes.items()})
     assert (can_read_statistics(user), can_request_recalculation(user)) == (reads, requests)
 
 
