@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -36,6 +37,10 @@ class StatisticsSnapshot(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     computed_at = models.DateTimeField(_("calculada"), auto_now_add=True)
+    # The last time a computation found the data unchanged since this snapshot (computed_at at
+    # first). The dashboard shows the latest *confirmed*: data that changed and changed back
+    # (A, B, A) make no third snapshot, but the first one is current again.
+    confirmed_at = models.DateTimeField(_("confirmada vigente"), default=timezone.now)
     computation_ms = models.PositiveIntegerField(_("duración del cálculo (ms)"))
     tables = models.JSONField(_("tablas"))
 
@@ -43,7 +48,7 @@ class StatisticsSnapshot(models.Model):
         verbose_name = _("instantánea de estadísticas")
         verbose_name_plural = _("instantáneas de estadísticas")
         default_permissions = ()
-        ordering = ["-computed_at"]
+        ordering = ["-confirmed_at", "-computed_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["parameters_key", "data_fingerprint"], name="snapshot_once_per_parameters_and_data"
@@ -51,7 +56,7 @@ class StatisticsSnapshot(models.Model):
             models.CheckConstraint(name="snapshot_years_ordered", condition=Q(year_from__lte=models.F("year_to"))),
             models.CheckConstraint(name="snapshot_kind_valid", condition=Q(kind__in=SnapshotKind.values)),
         ]
-        indexes = [models.Index(fields=["parameters_key", "-computed_at"], name="snapshot_latest")]
+        indexes = [models.Index(fields=["parameters_key", "-confirmed_at"], name="snapshot_latest_confirmed")]
 
     def __str__(self) -> str:
         return f"{self.year_from}-{self.year_to} {','.join(self.registers)} ({self.computed_at:%Y-%m-%d %H:%M})"
@@ -95,6 +100,13 @@ class StatisticsRequest(models.Model):
             ),
             models.CheckConstraint(
                 name="statistics_request_status_valid", condition=Q(status__in=RequestStatus.values)
+            ),
+            # Asking again for what is already being computed joins the open request: a
+            # secretariat double click, or fifty, queues one computation.
+            models.UniqueConstraint(
+                fields=["year_from", "year_to", "registers"],
+                condition=Q(status__in=[RequestStatus.PENDING, RequestStatus.RUNNING]),
+                name="statistics_request_one_open_per_parameters",
             ),
         ]
 

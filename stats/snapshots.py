@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F, Func, TextField, Value
 from django.db.models.functions import Cast, Coalesce, Concat
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import Case, CaseOffender, Offender
@@ -53,7 +54,8 @@ FINGERPRINTED: tuple[tuple[type, tuple[str, ...]], ...] = (
     (Victim, ("id", "sex", "nationality", "birth_year", "age_at_identification")),
     (CaseOffender, ("id", "case_id", "offender_id", "is_formalised", "is_convicted")),
     (Offender, ("id", "sex", "nationality")),
-    (ProtocolActivation, ("id", "victim_id", "requested_on", "state")),
+    # created_at: the tie-break between two entries of a person requested the same day.
+    (ProtocolActivation, ("id", "victim_id", "requested_on", "created_at", "state")),
     (ProtocolTransition, ("id", "activation_id", "to_state")),
 )
 
@@ -111,7 +113,6 @@ def data_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-@transaction.atomic
 def snapshot_compute(
     *,
     year_from: int,
@@ -121,18 +122,47 @@ def snapshot_compute(
     requested_by: User | None = None,
 ) -> tuple[StatisticsSnapshot, bool]:
     """The snapshot for these parameters over the data as it is now: (snapshot, created). An
-    existing one for the same parameters and data is returned, not computed again."""
+    existing one for the same parameters and data is returned (and confirmed current), not
+    computed again.
+
+    Two runs for the same parameters serialise on an advisory lock taken *before* the transaction
+    that reads: the fingerprint and every table are then read in one REPEATABLE READ transaction,
+    so the snapshot's tables are exactly the data its fingerprint describes, even while officers
+    keep writing; and the second run, whose transaction starts after the first committed, finds
+    the first's snapshot. Called inside a caller's transaction (tests), the isolation level can no
+    longer be chosen: the lock is then held to the caller's commit and the reads are READ COMMITTED.
+    """
     year_from, year_to, registers = normalised_parameters(year_from=year_from, year_to=year_to, registers=registers)
     key = parameters_key(year_from=year_from, year_to=year_to, registers=registers)
+    lock = f"stats-snapshot:{key}"
+    arguments = {"year_from": year_from, "year_to": year_to, "registers": registers, "kind": kind}
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            _advisory("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", lock)
+            return _compute_or_find(key, requested_by=requested_by, **arguments)
+    _advisory("SELECT pg_advisory_lock(hashtextextended(%s, 0))", lock)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return _compute_or_find(key, requested_by=requested_by, **arguments)
+    finally:
+        _advisory("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", lock)
+
+
+def _advisory(statement: str, lock: str) -> None:
     with connection.cursor() as cursor:
-        # Held until commit: a concurrent run for the same parameters waits, then finds this one.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"stats-snapshot:{key}"])
-    # What the tables read, seen as one state of the database (a repeatable-read snapshot would
-    # need its own transaction; the fingerprint is computed first, so a change committed while the
-    # tables are computed at worst makes the next run compute again).
+        cursor.execute(statement, [lock])
+
+
+def _compute_or_find(
+    key: str, *, year_from: int, year_to: int, registers: list[str], kind: str, requested_by: User | None
+) -> tuple[StatisticsSnapshot, bool]:
     fingerprint = data_fingerprint()
     existing = StatisticsSnapshot.objects.filter(parameters_key=key, data_fingerprint=fingerprint).first()
     if existing is not None:
+        existing.confirmed_at = timezone.now()
+        existing.save(update_fields=["confirmed_at"])
         return existing, False
     started = time.monotonic()
     tables = compute_tables(year_from=year_from, year_to=year_to, registers=registers)

@@ -1,9 +1,10 @@
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from stats.models import SnapshotKind
 from stats.snapshots import snapshot_compute
@@ -37,19 +38,65 @@ def compute_snapshot(
     return snapshot.pk
 
 
-@shared_task(name="stats.nightly_refresh")
+# Beat's own runs retry like compute_snapshot: they call it as a function (one worker, one
+# after the other), so its retry policy would not apply to them. A database hiccup at 02:30, or
+# on 2 January, must not cost a night's, or a year's, closing snapshot.
+BEAT_RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": 60, "max_retries": 8}
+STALE_PENDING = timedelta(minutes=10)  # queued but never started: the broker lost it, or was down
+STALE_RUNNING = timedelta(hours=2)  # started and never finished: the worker died mid-run
+
+
+@shared_task(name="stats.nightly_refresh", **BEAT_RETRY)
 def nightly_refresh() -> int:
     """Beat, nightly: the current year's tables (a new snapshot only if the data changed)."""
     year = timezone.localdate().year
     return compute_snapshot(year, year, kind=SnapshotKind.NIGHTLY)
 
 
-@shared_task(name="stats.annual_closing")
+@shared_task(name="stats.annual_closing", **BEAT_RETRY)
 def annual_closing() -> int:
     """Beat, in January: the closing snapshot of the previous year, and the series up to it."""
     year = timezone.localdate().year - 1
     compute_snapshot(year, year, kind=SnapshotKind.ANNUAL_CLOSING)
     return compute_snapshot(FIRST_YEAR, year, kind=SnapshotKind.ANNUAL_CLOSING)
+
+
+# Fixed sentences (never an exception's text, which could quote data).
+FAILED_MESSAGE = gettext_noop("El cálculo no pudo completarse. Vuelva a intentarlo o avise a soporte.")
+ABANDONED_MESSAGE = gettext_noop("El cálculo se interrumpió y no terminó. Vuelva a pedirlo.")
+NOT_QUEUED_MESSAGE = gettext_noop("No se pudo encolar el cálculo. Vuelva a pedirlo en unos minutos.")
+
+
+def queue_statistics_request(request_id: int) -> None:
+    """Queue a request (after its transaction commits). A broker that refuses the message does
+    not leave the request *pendiente* forever with its page polling: it fails, saying so."""
+    from stats.models import RequestStatus, StatisticsRequest
+
+    try:
+        run_statistics_request.delay(request_id)
+    except Exception:
+        logger.exception("statistics request %s could not be queued", request_id)
+        StatisticsRequest.objects.filter(pk=request_id, status=RequestStatus.PENDING).update(
+            status=RequestStatus.FAILED, finished_at=timezone.now(), error=gettext(NOT_QUEUED_MESSAGE)
+        )
+
+
+@shared_task(name="stats.sweep_requests")
+def sweep_requests() -> dict[str, int]:
+    """Beat, every 10 minutes: queue again the requests left *pendiente* (a message lost, a
+    broker down at commit), and fail those *en curso* for too long (a worker killed mid-run), so
+    no page polls for ever. Returns how many of each."""
+    from stats.models import RequestStatus, StatisticsRequest
+
+    now = timezone.now()
+    stale = StatisticsRequest.objects.filter(status=RequestStatus.PENDING, created_at__lt=now - STALE_PENDING)
+    requeued = list(stale.values_list("pk", flat=True))
+    for request_id in requeued:
+        queue_statistics_request(request_id)
+    abandoned = StatisticsRequest.objects.filter(
+        status=RequestStatus.RUNNING, started_at__lt=now - STALE_RUNNING
+    ).update(status=RequestStatus.FAILED, finished_at=now, error=gettext(ABANDONED_MESSAGE))
+    return {"requeued": len(requeued), "abandoned": abandoned}
 
 
 @shared_task(name="stats.run_statistics_request", acks_late=True)
@@ -79,7 +126,7 @@ def run_statistics_request(request_id: int) -> int | None:
         StatisticsRequest.objects.filter(pk=request_id).update(
             status=RequestStatus.FAILED,
             finished_at=timezone.now(),
-            error=gettext("El cálculo no pudo completarse. Vuelva a intentarlo o avise a soporte."),
+            error=gettext(FAILED_MESSAGE),
         )
         return None
     StatisticsRequest.objects.filter(pk=request_id).update(

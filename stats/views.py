@@ -15,7 +15,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -34,7 +34,7 @@ from stats.publication import PublicationSettings
 from stats.registers import REGISTER_LABELS, Register
 from stats.snapshots import MAX_YEAR, MIN_YEAR
 from stats.tables import DEFINITION_VERSION
-from stats.tasks import FIRST_YEAR, run_statistics_request
+from stats.tasks import FIRST_YEAR, queue_statistics_request
 
 NOT_ALLOWED = gettext_lazy(
     "Las estadísticas son para la Secretaría MITP y los usuarios con la capacidad de estadísticas de su institución."
@@ -110,7 +110,7 @@ def latest_snapshot(*, register: str, year_from: int, year_to: int) -> Statistic
             registers__contains=[register],
             definition_version=str(DEFINITION_VERSION),
         )
-        .order_by("-computed_at")
+        .order_by("-confirmed_at", "-computed_at")
         .first()
     )
 
@@ -172,15 +172,30 @@ def recalculate_view(request):
     form = StatisticsFilterForm(request.POST)
     if not form.is_valid():
         raise ValidationError(form.errors.as_data())
-    with transaction.atomic():
-        stats_request = StatisticsRequest.objects.create(
-            year_from=form.cleaned_data["desde"],
-            year_to=form.cleaned_data["hasta"],
-            registers=[form.cleaned_data["registro"]],
-            requested_by=request.user,
-        )
-        transaction.on_commit(lambda: run_statistics_request.delay(stats_request.pk))
+    stats_request = _open_request(
+        year_from=form.cleaned_data["desde"],
+        year_to=form.cleaned_data["hasta"],
+        registers=[form.cleaned_data["registro"]],
+        requested_by=request.user,
+    )
     return redirect("stats:request_status", statistics_request_id=stats_request.pk)
+
+
+def _open_request(*, year_from: int, year_to: int, registers: list[str], requested_by) -> StatisticsRequest:
+    """A new request, queued on commit; or the one already pending or running for the same
+    parameters (a unique constraint: a double click, or fifty, is one computation)."""
+    parameters = {"year_from": year_from, "year_to": year_to, "registers": registers}
+    open_statuses = (RequestStatus.PENDING, RequestStatus.RUNNING)
+    try:
+        with transaction.atomic():
+            stats_request = StatisticsRequest.objects.create(**parameters, requested_by=requested_by)
+            transaction.on_commit(lambda: queue_statistics_request(stats_request.pk))
+    except IntegrityError:
+        existing = StatisticsRequest.objects.filter(**parameters, status__in=open_statuses).first()
+        if existing is None:  # it finished between the insert and this read: ask again
+            return _open_request(**parameters, requested_by=requested_by)
+        return existing
+    return stats_request
 
 
 @require_GET

@@ -246,6 +246,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Statistics: the current year each night; the previous year's closing in early January.
     "stats-nightly-refresh": {"task": "stats.nightly_refresh", "schedule": crontab(hour=2, minute=30)},
+    "stats-sweep-requests": {"task": "stats.sweep_requests", "schedule": crontab(minute="*/10")},
     "stats-annual-closing": {
         "task": "stats.annual_closing",
         "schedule": crontab(month_of_year=1, day_of_month=2, hour=3, minute=0),

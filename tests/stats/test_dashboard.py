@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from institutions.constants import Role
@@ -349,3 +350,64 @@ def test_exports_need_the_statistics_capability(client, snapshot, name):
     client.force_login(user_for(attributes))
     assert client.get(reverse("stats:snapshot_xlsx", args=[snapshot.pk])).status_code == 403
     assert client.get(reverse("stats:table_csv", args=[snapshot.pk, "casos_por_anio"])).status_code == 403
+
+
+QUERY = {"registro": "identificadas", "desde": "2022", "hasta": "2023"}
+
+
+def test_asking_again_for_what_is_being_computed_joins_the_open_request(
+    client, secretariat, django_capture_on_commit_callbacks
+):
+    client.force_login(secretariat)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        responses = [client.post(reverse("stats:recalculate"), QUERY) for _ in range(5)]
+    stats_request = StatisticsRequest.objects.get()
+    assert {response["Location"] for response in responses} == {
+        reverse("stats:request_status", args=[stats_request.pk])
+    }
+    assert len(queued) == 1, "one computation queued, not five"
+    # Once it is done, a new request may be made.
+    StatisticsRequest.objects.filter(pk=stats_request.pk).update(status=RequestStatus.READY)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        client.post(reverse("stats:recalculate"), QUERY)
+    assert StatisticsRequest.objects.count() == 2 and len(queued) == 1
+
+
+def test_a_broker_that_refuses_the_message_fails_the_request_instead_of_leaving_it_pending(
+    client, secretariat, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError as BrokerDown
+
+    client.force_login(secretariat)
+    with (
+        mock.patch("stats.tasks.run_statistics_request.delay", side_effect=BrokerDown("connection refused")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(reverse("stats:recalculate"), QUERY)
+    assert response.status_code == 302
+    stats_request = StatisticsRequest.objects.get()
+    assert stats_request.status == RequestStatus.FAILED and "encolar" in stats_request.error
+    page = client.get(response["Location"]).content.decode()
+    assert "hx-trigger" not in page and "Fallida" in page
+
+
+def test_the_sweep_queues_lost_requests_again_and_fails_abandoned_ones(secretariat):
+    from stats.tasks import STALE_PENDING, STALE_RUNNING, sweep_requests
+
+    now = timezone.now()
+    lost = StatisticsRequest.objects.create(year_from=2022, year_to=2023, registers=["identificadas"])
+    recent = StatisticsRequest.objects.create(year_from=2021, year_to=2023, registers=["identificadas"])
+    abandoned = StatisticsRequest.objects.create(
+        year_from=2020, year_to=2023, registers=["identificadas"], status=RequestStatus.RUNNING
+    )
+    StatisticsRequest.objects.filter(pk=lost.pk).update(created_at=now - STALE_PENDING - datetime.timedelta(minutes=1))
+    StatisticsRequest.objects.filter(pk=abandoned.pk).update(
+        started_at=now - STALE_RUNNING - datetime.timedelta(minutes=1)
+    )
+    with mock.patch("stats.tasks.run_statistics_request.delay") as queued:
+        assert sweep_requests() == {"requeued": 1, "abandoned": 1}
+    queued.assert_called_once_with(lost.pk)
+    abandoned.refresh_from_db()
+    recent.refresh_from_db()
+    assert abandoned.status == RequestStatus.FAILED and abandoned.error and abandoned.finished_at
+    assert recent.status == RequestStatus.PENDING

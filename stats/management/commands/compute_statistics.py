@@ -7,10 +7,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from stats.snapshots import MAX_YEAR, MIN_YEAR  # one range of years for the command, tasks and dashboard
 from stats.tables import REGISTER_LABELS, REGISTERS, Table, compute_tables
 
-FIRST_YEAR = 1900
-LAST_YEAR = 2100
 FORMATS = ("text", "json")
 
 
@@ -21,8 +20,8 @@ def parse_year(value: str | int | None, option: str) -> int:
         number = int(value)
     except (TypeError, ValueError):
         raise CommandError(f"{option}: «{value}» no es un año (use cuatro cifras, por ejemplo 2023).") from None
-    if not FIRST_YEAR <= number <= LAST_YEAR:
-        raise CommandError(f"{option}: el año {number} está fuera del rango {FIRST_YEAR} a {LAST_YEAR}.")
+    if not MIN_YEAR <= number <= MAX_YEAR:
+        raise CommandError(f"{option}: el año {number} está fuera del rango {MIN_YEAR} a {MAX_YEAR}.")
     return number
 
 
