@@ -116,3 +116,35 @@ class StatisticsRequest(models.Model):
     @property
     def is_done(self) -> bool:
         return self.status in (RequestStatus.READY, RequestStatus.FAILED)
+
+
+class CountedPerson(models.Model):
+    """One person a statistics computation counts: a row of a TEMPORARY table that lives inside
+    one register's computation (stats.populations), never stored, never seen by another
+    connection. Each population (all victims, the sexual- and labour-trafficking victims, the
+    NNA victims, the offenders) is selected once, each person with the facts of the one link
+    they are counted by, and every table of the population is then one GROUP BY over it.
+
+    Statistical values only: no identity, nothing to decrypt (``person_id`` is the person's
+    internal id, which identifies the row, not the person)."""
+
+    pk = models.CompositePrimaryKey("population", "person_id")
+    population = models.CharField(max_length=20)
+    person_id = models.UUIDField()
+    year = models.IntegerField()
+    purpose = models.CharField(max_length=40, blank=True)  # "" where the population has none
+    sex = models.CharField(max_length=20, blank=True)  # "" where the population has none
+    nationality = models.CharField(max_length=2, blank=True)  # "" where the population has none
+    region = models.CharField(max_length=20, blank=True)  # region detected, or fiscalía regional
+    is_minor = models.BooleanField(null=True)
+    nna_age = models.IntegerField(null=True)  # exact age, or -1: a minor of unknown exact age
+    formalised = models.BooleanField(null=True)  # offenders: in any case of the register and range
+    convicted = models.BooleanField(null=True)
+
+    class Meta:
+        managed = False  # a temporary table, created per computation (stats.populations)
+        db_table = "stats_counted_person"
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.population} {self.year}"

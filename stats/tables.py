@@ -19,17 +19,16 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import Case as Switch
-from django.db.models import CharField, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.functions import ExtractYear
+from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import translation
 from django_countries import countries
 
 from cases.constants import TERMINATION_GROUP, CaseStatus, TerminationGroup, TerminationType, TraffickingPurpose
-from cases.models import Case, CaseOffender
 from kernel.choices import FiscaliaRegional, Region, Sex
 from protocol.statistics import protocol_entries_by
-from stats.registers import CASE_REGISTERS, REGISTER_LABELS, REGISTERS, CaseRegister, Register
-from victims.constants import ADULT_AGE, AgeStatus
+from stats.populations import EXACT_AGE_UNKNOWN, LABOUR, NNA, OFFENDERS, SEXUAL, VICTIMS, CaseFacts, counted_people
+from stats.registers import CASE_REGISTERS, REGISTER_LABELS, REGISTERS, Register
+from victims.constants import ADULT_AGE
 from victims.models import CaseVictim
 
 __all__ = ["DEFINITION_VERSION", "REGISTERS", "REGISTER_LABELS", "Row", "Table", "compute_tables"]
@@ -52,7 +51,6 @@ TOTAL_COLUMN = "Total"
 UNKNOWN_KEY = "sin_informacion"
 UNKNOWN_LABEL = "Sin información"
 NO_TERMINATION = "sin_termino"
-EXACT_AGE_UNKNOWN = -1  # NNA table: a minor whose exact age is unknown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +207,9 @@ def category_table(
     )
 
 
+PEOPLE = Count("*")  # a population has one row per person (stats.populations): rows are people
+
+
 def _grouped(queryset: QuerySet, *, by_category: bool = False, **counts) -> dict:
     """{(category, year): n} (or {year: n}) from ``queryset`` grouped in the database by its
     ``year`` (and ``category``) annotations; with several counts, n is the list of them."""
@@ -241,73 +242,15 @@ def case_outcome():
     )
 
 
-# A victim's purpose and region are the link's (they differ per case, ADR 0003); where the link
-# says "sin información" the case's own value is used.
-VICTIM_PURPOSE = Switch(
-    When(purpose=TraffickingPurpose.UNKNOWN, then=F("case__purpose")), default=F("purpose"), output_field=CharField()
-)
-VICTIM_REGION = Switch(
-    When(region_detected=Region.UNKNOWN, then=F("case__region_detected")),
-    default=F("region_detected"),
-    output_field=CharField(),
-)
 NNA_CONDITION = Switch(
     When(is_minor=True, then=Value("nna")),
     When(is_minor=False, then=Value("adulto")),
     default=Value("edad_desconocida"),
     output_field=CharField(),
 )
-NNA_AGE = Switch(
-    When(age_status=AgeStatus.MINOR_UNKNOWN, then=Value(EXACT_AGE_UNKNOWN)),
-    default=F("age_at_facts"),
-    output_field=IntegerField(),
-)
 
 
 # ---------------------------------------------------------------------------- populations
-
-
-class CaseFacts:
-    """The querysets of one case register over one year range."""
-
-    def __init__(self, register: CaseRegister, year_from: int, year_to: int):
-        self.register = register
-        self.year_from, self.year_to = year_from, year_to
-        self.years = range(year_from, year_to + 1)
-
-    def _q(self, prefix: str = "") -> Q:
-        return self.register.cases_q(year_from=self.year_from, year_to=self.year_to, prefix=prefix)
-
-    def cases(self, condition: Q | None = None) -> QuerySet[Case]:
-        return Case.objects.filter(self._q(), condition or Q()).annotate(year=ExtractYear(self.register.date_field))
-
-    def _first_links(self, links: QuerySet, person: str) -> QuerySet:
-        """Of ``links``, the one per ``person`` (``victim_id`` / ``offender_id``) with no
-        earlier link among ``links``: the earliest case by the register's date, then case id.
-        An anti-join (NOT EXISTS), which PostgreSQL runs in one pass over the links."""
-        date = f"case__{self.register.date_field}"
-        earlier = links.filter(**{person: OuterRef(person)}).filter(
-            Q(**{f"{date}__lt": OuterRef(date)}) | Q(**{date: OuterRef(date), "case_id__lt": OuterRef("case_id")})
-        )
-        return links.filter(~Exists(earlier)).annotate(year=ExtractYear(date))
-
-    def victims(self, condition: Q | None = None) -> QuerySet[CaseVictim]:
-        """One link per victim: among the victim's links to the register's cases in the range
-        (and matching ``condition``), the one of the earliest case (by the register's date, then
-        case id). The victim is counted once, in that case's year, with that link's facts."""
-        links = CaseVictim.objects.annotate(victim_purpose=VICTIM_PURPOSE).filter(self._q("case__"), condition or Q())
-        # One link per victim: counting links counts victims (no COUNT DISTINCT, no sort).
-        return self._first_links(links, "victim_id")
-
-    def offenders(self) -> QuerySet[CaseOffender]:
-        """One link per offender, as for victims; annotated with whether, in any of their cases
-        of the register and range, they were formalised / convicted."""
-        links = CaseOffender.objects.filter(self._q("case__"))
-        mine = links.filter(offender_id=OuterRef("offender_id"))
-        return self._first_links(links, "offender_id").annotate(
-            ever_formalised=Exists(mine.filter(is_formalised=True)),
-            ever_convicted=Exists(mine.filter(is_convicted=True)),
-        )
 
 
 def _nationality_categories(counts: dict[tuple[str, int], int]) -> list[tuple[str, str]]:
@@ -410,7 +353,7 @@ def _family_3(facts: CaseFacts, reg: str) -> list[Table]:
 
 
 def _family_4(facts: CaseFacts, reg: str) -> list[Table]:
-    victims = facts.victims()
+    victims = facts.people(VICTIMS)
     return [
         year_table(
             key="victimas_por_anio",
@@ -418,7 +361,7 @@ def _family_4(facts: CaseFacts, reg: str) -> list[Table]:
             register=reg,
             title="Víctimas por año",
             columns=["Víctimas"],
-            counts=_grouped(victims, n=Count("victim_id")),
+            counts=_grouped(victims, n=PEOPLE),
             years=facts.years,
         ),
         category_table(
@@ -428,14 +371,14 @@ def _family_4(facts: CaseFacts, reg: str) -> list[Table]:
             title="Víctimas por fin de explotación",
             row_header="Fin de explotación",
             categories=TraffickingPurpose.choices,
-            counts=_grouped(victims.annotate(category=VICTIM_PURPOSE), by_category=True, n=Count("victim_id")),
+            counts=_grouped(victims.annotate(category=F("purpose")), by_category=True, n=PEOPLE),
             years=facts.years,
         ),
     ]
 
 
-def _by_sex(facts: CaseFacts, reg: str, *, key: str, family: int, title: str, condition: Q | None = None) -> Table:
-    victims = facts.victims(condition).annotate(category=F("victim__sex"))
+def _by_sex(facts: CaseFacts, reg: str, *, key: str, family: int, title: str, population: str = VICTIMS) -> Table:
+    victims = facts.people(population).annotate(category=F("sex"))
     return category_table(
         key=key,
         family=family,
@@ -443,7 +386,7 @@ def _by_sex(facts: CaseFacts, reg: str, *, key: str, family: int, title: str, co
         title=title,
         row_header="Sexo",
         categories=Sex.choices,
-        counts=_grouped(victims, by_category=True, n=Count("victim_id")),
+        counts=_grouped(victims, by_category=True, n=PEOPLE),
         years=facts.years,
     )
 
@@ -453,8 +396,8 @@ def _family_5(facts: CaseFacts, reg: str) -> list[Table]:
 
 
 def _family_6(facts: CaseFacts, reg: str) -> list[Table]:
-    victims = facts.victims().annotate(category=F("victim__nationality"))
-    counts = _grouped(victims, by_category=True, n=Count("victim_id"))
+    victims = facts.people(VICTIMS).annotate(category=F("nationality"))
+    counts = _grouped(victims, by_category=True, n=PEOPLE)
     return [
         _nationality_table(
             key="victimas_por_nacionalidad",
@@ -468,13 +411,13 @@ def _family_6(facts: CaseFacts, reg: str) -> list[Table]:
 
 
 def _family_7(facts: CaseFacts, reg: str) -> list[Table]:
+    # The population's region is the fiscalía regional or the region detected, by register
+    # (stats.populations).
     if facts.register.by_fiscalia:
-        expression, choices, header = F("case__fiscalia_regional"), FiscaliaRegional.choices, "Fiscalía regional"
-        title = "Víctimas por fiscalía regional"
+        choices, header, title = FiscaliaRegional.choices, "Fiscalía regional", "Víctimas por fiscalía regional"
     else:
-        expression, choices, header = VICTIM_REGION, Region.choices, "Región de detección"
-        title = "Víctimas por región de detección"
-    victims = facts.victims().annotate(category=expression)
+        choices, header, title = Region.choices, "Región de detección", "Víctimas por región de detección"
+    victims = facts.people(VICTIMS).annotate(category=F("region"))
     return [
         category_table(
             key="victimas_por_region",
@@ -483,21 +426,21 @@ def _family_7(facts: CaseFacts, reg: str) -> list[Table]:
             title=title,
             row_header=header,
             categories=choices,
-            counts=_grouped(victims, by_category=True, n=Count("victim_id")),
+            counts=_grouped(victims, by_category=True, n=PEOPLE),
             years=facts.years,
         )
     ]
 
 
 def _family_8(facts: CaseFacts, reg: str) -> list[Table]:
-    offenders = facts.offenders()
+    offenders = facts.people(OFFENDERS)
     per_year = _grouped(
         offenders,
-        imputados=Count("offender_id"),
-        formalizados=Count("offender_id", filter=Q(ever_formalised=True)),
-        condenados=Count("offender_id", filter=Q(ever_convicted=True)),
+        imputados=PEOPLE,
+        formalizados=Count("year", filter=Q(formalised=True)),
+        condenados=Count("year", filter=Q(convicted=True)),
     )
-    convicted = offenders.filter(ever_convicted=True).annotate(category=F("offender__nationality"))
+    convicted = offenders.filter(convicted=True).annotate(category=F("nationality"))
     return [
         year_table(
             key="imputados_por_anio",
@@ -514,7 +457,7 @@ def _family_8(facts: CaseFacts, reg: str) -> list[Table]:
             family=8,
             register=reg,
             title="Condenados por nacionalidad",
-            counts=_grouped(convicted, by_category=True, n=Count("offender_id")),
+            counts=_grouped(convicted, by_category=True, n=PEOPLE),
             years=facts.years,
         ),
     ]
@@ -522,7 +465,8 @@ def _family_8(facts: CaseFacts, reg: str) -> list[Table]:
 
 def _purpose_family(facts: CaseFacts, reg: str, *, family: int, purpose: str, slug: str, name: str) -> list[Table]:
     cases = facts.cases(Q(purpose=purpose))
-    victims = facts.victims(Q(victim_purpose=purpose))
+    population = {TraffickingPurpose.SEXUAL: SEXUAL, TraffickingPurpose.LABOUR: LABOUR}[purpose]
+    victims = facts.people(population)
     outcomes = [(g.value, g.label) for g in TerminationGroup] + [(NO_TERMINATION, "Sin término (vigente o suspendida)")]
     return [
         year_table(
@@ -540,7 +484,7 @@ def _purpose_family(facts: CaseFacts, reg: str, *, family: int, purpose: str, sl
             register=reg,
             title=f"{name}: víctimas por año",
             columns=["Víctimas"],
-            counts=_grouped(victims, n=Count("victim_id")),
+            counts=_grouped(victims, n=PEOPLE),
             years=facts.years,
         ),
         _by_sex(
@@ -549,7 +493,7 @@ def _purpose_family(facts: CaseFacts, reg: str, *, family: int, purpose: str, sl
             key=f"{slug}_victimas_por_sexo",
             family=family,
             title=f"{name}: víctimas por sexo",
-            condition=Q(victim_purpose=purpose),
+            population=population,
         ),
         category_table(
             key=f"{slug}_casos_por_resultado",
@@ -577,9 +521,8 @@ def _family_10(facts: CaseFacts, reg: str) -> list[Table]:
 
 
 def _family_11(facts: CaseFacts, reg: str) -> list[Table]:
-    nna = Q(is_minor=True)
     with_minor = Exists(CaseVictim.objects.filter(case_id=OuterRef("pk"), is_minor=True))
-    victims = facts.victims(nna)
+    victims = facts.people(NNA)
     ages = [(age, f"{age} años" if age != 1 else "1 año") for age in range(ADULT_AGE)]
     ages.append((EXACT_AGE_UNKNOWN, "Menor de edad, edad exacta desconocida"))
     conditions = [
@@ -603,7 +546,7 @@ def _family_11(facts: CaseFacts, reg: str) -> list[Table]:
             register=reg,
             title="Víctimas NNA por año",
             columns=["Víctimas"],
-            counts=_grouped(victims, n=Count("victim_id")),
+            counts=_grouped(victims, n=PEOPLE),
             years=facts.years,
         ),
         category_table(
@@ -613,11 +556,11 @@ def _family_11(facts: CaseFacts, reg: str) -> list[Table]:
             title="Víctimas NNA por edad a la fecha de los hechos",
             row_header="Edad",
             categories=ages,
-            counts=_grouped(victims.annotate(category=NNA_AGE), by_category=True, n=Count("victim_id")),
+            counts=_grouped(victims.annotate(category=F("nna_age")), by_category=True, n=PEOPLE),
             years=facts.years,
             row_key=lambda age: "edad_exacta_desconocida" if age == EXACT_AGE_UNKNOWN else str(age),
         ),
-        _by_sex(facts, reg, key="nna_victimas_por_sexo", family=11, title="Víctimas NNA por sexo", condition=nna),
+        _by_sex(facts, reg, key="nna_victimas_por_sexo", family=11, title="Víctimas NNA por sexo", population=NNA),
         category_table(
             key="nna_victimas_por_fin",
             family=11,
@@ -625,7 +568,7 @@ def _family_11(facts: CaseFacts, reg: str) -> list[Table]:
             title="Víctimas NNA por fin de explotación",
             row_header="Fin de explotación",
             categories=TraffickingPurpose.choices,
-            counts=_grouped(victims.annotate(category=VICTIM_PURPOSE), by_category=True, n=Count("victim_id")),
+            counts=_grouped(victims.annotate(category=F("purpose")), by_category=True, n=PEOPLE),
             years=facts.years,
         ),
         category_table(
@@ -635,7 +578,7 @@ def _family_11(facts: CaseFacts, reg: str) -> list[Table]:
             title="Víctimas según edad a la fecha de los hechos (NNA, mayores, edad desconocida)",
             row_header="Edad a la fecha de los hechos",
             categories=conditions,
-            counts=_grouped(facts.victims().annotate(category=NNA_CONDITION), by_category=True, n=Count("victim_id")),
+            counts=_grouped(facts.people(VICTIMS).annotate(category=NNA_CONDITION), by_category=True, n=PEOPLE),
             years=facts.years,
         ),
     ]
@@ -727,6 +670,7 @@ def compute_tables(*, year_from: int, year_to: int, registers: Sequence[str] = R
                 tables.extend(_protocol_tables(year_from, year_to))
                 continue
             facts = CaseFacts(CASE_REGISTERS[reg], year_from, year_to)
-            for family in REGISTER_FAMILIES[reg]:
-                tables.extend(CASE_FAMILIES[family](facts, reg))
+            with counted_people(facts):
+                for family in REGISTER_FAMILIES[reg]:
+                    tables.extend(CASE_FAMILIES[family](facts, reg))
     return tables

@@ -552,9 +552,13 @@ def test_the_number_of_queries_does_not_grow_with_the_data(institution, officer)
     with CaptureQueriesContext(connection) as large:
         tables = compute_tables(year_from=FROM, year_to=TO)
     assert len(large.captured_queries) == len(small.captured_queries)
-    # One query per table of the case registers, one for all the protocol tables.
+    statements = [query["sql"] for query in large.captured_queries]
+    # Each case register selects its people once (stats.populations: one CREATE TABLE … AS of
+    # its five populations) ...
+    assert sum(sql.startswith("CREATE TEMPORARY TABLE stats_counted_person AS") for sql in statements) == 2
+    # ... then one query per table of the case registers, one for all the protocol tables.
     case_tables = sum(1 for t in tables if t.register != PROT)
-    assert len(large.captured_queries) == case_tables + 1
+    assert sum(sql.startswith("SELECT") for sql in statements) == case_tables + 1
     assert next(t for t in tables if t.key == "casos_por_anio").totals == [12]
 
 
@@ -614,3 +618,28 @@ def test_a_victim_in_two_cases_of_the_same_day_is_counted_once_with_the_facts_of
     assert by_row(tables["victimas_por_fin"]) == {SEXUAL: 1}
     assert by_row(tables["victimas_por_condicion_nna"]) == {"nna": 1}
     assert tables["casos_por_anio"].change_five_years is None
+
+
+def _counted_people_table_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('pg_temp.stats_counted_person') IS NOT NULL")
+        return cursor.fetchone()[0]
+
+
+def test_the_temporary_population_table_lives_only_during_a_computation(institution, officer):
+    from unittest import mock
+
+    from stats import tables as tables_module
+
+    build_world(institution, officer)
+    compute_tables(year_from=FROM, year_to=TO, registers=[IDENT])
+    assert not _counted_people_table_exists()
+    # A failure half-way through a register leaves nothing behind, and the next run works.
+    with (
+        mock.patch.dict(tables_module.CASE_FAMILIES, {5: mock.Mock(side_effect=RuntimeError("boom"))}),
+        pytest.raises(RuntimeError),
+    ):
+        compute_tables(year_from=FROM, year_to=TO, registers=[IDENT])
+    assert not _counted_people_table_exists()
+    again = {t.key: t for t in compute_tables(year_from=FROM, year_to=TO, registers=[IDENT])}
+    assert again["victimas_por_sexo"].totals[-1] == again["victimas_por_anio"].totals[-1] > 0
