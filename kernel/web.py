@@ -29,6 +29,32 @@ def confidential(view: Callable) -> Callable:
     return wrapper
 
 
+def htmx_full_page_when_refused(view: Callable) -> Callable:
+    """For a fragment htmx polls: when the session has ended, or the view refuses (403), answer
+    with ``HX-Redirect`` to the page itself, so htmx loads it whole (the login form, the reason
+    of the refusal) instead of swapping a login page into the fragment, or polling refusals for
+    ever. Put it outside ``login_required``."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        polled = request.headers.get("HX-Request") == "true"
+        if polled and not request.user.is_authenticated:
+            return _htmx_redirect(request.get_full_path())
+        response = view(request, *args, **kwargs)
+        if polled and response.status_code == 403:
+            return _htmx_redirect(request.get_full_path())
+        return response
+
+    return wrapper
+
+
+def _htmx_redirect(url: str) -> HttpResponse:
+    response = HttpResponse(status=200)
+    response["HX-Redirect"] = url
+    add_never_cache_headers(response)
+    return response
+
+
 def refused_input(view: Callable | None = None, *, labels: Mapping[str, str] | None = None) -> Callable:
     """A refused action re-renders as a Spanish error page: 400 for bad input (field by field),
     409 for a rule of the domain. Http404 and PermissionDenied pass through.

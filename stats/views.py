@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from kernel.client_ip import client_ip
-from kernel.web import confidential, refused_input, refused_page
+from kernel.web import confidential, htmx_full_page_when_refused, refused_input, refused_page
 from stats.access import can_read_statistics, can_request_recalculation
 from stats.charts import chart, data_rows, has_total_column
 from stats.disclosure import mode_label
@@ -199,6 +199,7 @@ def _open_request(*, year_from: int, year_to: int, registers: list[str], request
 
 
 @require_GET
+@htmx_full_page_when_refused
 @login_required
 @confidential
 def request_status_view(request, statistics_request_id: int):

@@ -411,3 +411,20 @@ def test_the_sweep_queues_lost_requests_again_and_fails_abandoned_ones(secretari
     recent.refresh_from_db()
     assert abandoned.status == RequestStatus.FAILED and abandoned.error and abandoned.finished_at
     assert recent.status == RequestStatus.PENDING
+
+
+def test_a_polled_fragment_sends_the_browser_to_the_whole_page_when_the_session_ended_or_access_is_gone(
+    client, secretariat
+):
+    """Review: htmx followed the login redirect and swapped the login form into the fragment."""
+    stats_request = StatisticsRequest.objects.create(year_from=2022, year_to=2023, registers=["identificadas"])
+    url = reverse("stats:request_status", args=[stats_request.pk])
+    polled = client.get(url, HTTP_HX_REQUEST="true")  # signed out
+    assert polled.status_code == 200 and polled["HX-Redirect"] == url and polled.content == b""
+    client.force_login(secretariat)
+    assert 'id="progreso"' in client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    secretariat.is_mitp_secretariat = False  # the capability was withdrawn meanwhile
+    secretariat.save()
+    refused = client.get(url, HTTP_HX_REQUEST="true")
+    assert refused["HX-Redirect"] == url
+    assert client.get(url).status_code == 403, "the whole page says why"
