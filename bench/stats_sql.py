@@ -114,8 +114,14 @@ WITH entries AS MATERIALIZED (
 purposes AS (
     SELECT DISTINCT ON (victim_id) victim_id, purpose
     FROM (
-        SELECT victim_id, purpose, count(*) AS n FROM victims_casevictim
-        WHERE purpose <> 'sin_informacion' AND victim_id IN (SELECT victim_id FROM entries)
+        SELECT victim_id, purpose, count(*) AS n
+        FROM (
+            SELECT cv.victim_id,
+                   CASE WHEN cv.purpose = 'sin_informacion' THEN c.purpose ELSE cv.purpose END AS purpose
+            FROM victims_casevictim cv JOIN cases_case c ON c.id = cv.case_id
+            WHERE cv.victim_id IN (SELECT victim_id FROM entries)
+        ) links
+        WHERE purpose <> 'sin_informacion'
         GROUP BY victim_id, purpose
     ) counted
     ORDER BY victim_id, n DESC, purpose

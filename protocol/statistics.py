@@ -8,14 +8,15 @@ each row says how many entries it holds and how many of them are a person's **fi
 the range (the earliest by request date, then by when it was recorded): summing ``persons``
 counts each person once, in the year of their first entry; summing ``entries`` counts
 re-entries too. The purpose is the victim's, from their case links (the most frequent known
-one); a victim with no case, or only unknown purposes, counts as "sin información".
+one, a link of unknown purpose taking its case's); a victim with no case, or only unknown
+purposes, counts as "sin información".
 """
 
 from __future__ import annotations
 
 import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import ExtractYear
 
 from cases.constants import TraffickingPurpose
@@ -48,13 +49,21 @@ def _earlier_entry(entries: QuerySet[ProtocolActivation]) -> Exists:
 
 
 def _victim_purpose():
+    """The person's most frequent known purpose over their case links; a link that says "sin
+    información" takes its case's purpose, as in the victim tables (stats.populations)."""
+    link_purpose = Case(
+        When(purpose=TraffickingPurpose.UNKNOWN, then=F("case__purpose")),
+        default=F("purpose"),
+        output_field=CharField(),
+    )
     known = (
         CaseVictim.objects.filter(victim_id=OuterRef("victim_id"))
-        .exclude(purpose=TraffickingPurpose.UNKNOWN)
-        .values("purpose")
+        .annotate(link_purpose=link_purpose)
+        .exclude(link_purpose=TraffickingPurpose.UNKNOWN)
+        .values("link_purpose")
         .annotate(n=Count("pk"))
-        .order_by("-n", "purpose")
-        .values("purpose")[:1]
+        .order_by("-n", "link_purpose")
+        .values("link_purpose")[:1]
     )
     return Subquery(known)
 

@@ -117,3 +117,14 @@ def test_of_two_entries_requested_the_same_day_exactly_one_is_the_first(officer,
     enter(officer, person.pk)
     [row] = protocol_entries_by(year_from=2024, year_to=2024)
     assert (row["entries"], row["persons"]) == (2, 1)
+
+
+def test_a_link_of_unknown_purpose_counts_with_its_cases_purpose_as_in_the_victim_tables(officer, institution):
+    """Review: the protocol tables said «sin información» for a person the victim tables counted
+    under their case's purpose."""
+    case = CaseFactory(lead_institution=institution, purpose=TraffickingPurpose.LABOUR)
+    person = victim_register(actor=officer, institution=institution, sex=Sex.FEMALE)
+    victim_link_to_case(actor=None, victim=person, case=case)  # the link's own purpose: unknown
+    enter(officer, person.pk)
+    [row] = protocol_entries_by(year_from=2024, year_to=2024)
+    assert row["purpose"] == TraffickingPurpose.LABOUR
