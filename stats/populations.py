@@ -168,7 +168,9 @@ def counted_people(facts: CaseFacts) -> Iterator[None]:
     statement = " UNION ALL ".join(sql for sql, _params in populations)
     params = [param for _sql, population_params in populations for param in population_params]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(DROP_TABLE)  # left by an earlier computation of this transaction
+        cursor.execute("SELECT to_regclass('pg_temp.stats_counted_person') IS NOT NULL")
+        if cursor.fetchone()[0]:  # never left behind (dropped, or rolled back): a nested call
+            raise RuntimeError("A statistics computation cannot run inside another one on the same connection.")
         cursor.execute(f"CREATE TEMPORARY TABLE stats_counted_person AS {statement}", params)
         # The rows lie population by population (UNION ALL keeps them in order), so each table's
         # scan of its population reads only that population's pages.

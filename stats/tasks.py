@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.db import OperationalError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
@@ -107,11 +108,18 @@ def run_statistics_request(request_id: int) -> int | None:
     when the data did not change."""
     from stats.models import RequestStatus, StatisticsRequest
 
-    updated = StatisticsRequest.objects.filter(
-        pk=request_id, status__in=(RequestStatus.PENDING, RequestStatus.RUNNING)
-    ).update(status=RequestStatus.RUNNING, started_at=timezone.now())
-    if not updated:
+    # Claim the run: a pending request, or one whose run has been silent for longer than
+    # STALE_RUNNING (its worker died). A duplicate message for a live run claims nothing. The
+    # start time is the claim's token: only the run holding it may finish the request.
+    started = timezone.now()
+    claimable = Q(status=RequestStatus.PENDING) | Q(
+        status=RequestStatus.RUNNING, started_at__lt=started - STALE_RUNNING
+    )
+    if not StatisticsRequest.objects.filter(claimable, pk=request_id).update(
+        status=RequestStatus.RUNNING, started_at=started
+    ):
         return None
+    mine = StatisticsRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING, started_at=started)
     stats_request = StatisticsRequest.objects.select_related("requested_by").get(pk=request_id)
     try:
         snapshot, _created = snapshot_compute(
@@ -123,13 +131,9 @@ def run_statistics_request(request_id: int) -> int | None:
         )
     except Exception:
         logger.exception("statistics request %s failed", request_id)
-        StatisticsRequest.objects.filter(pk=request_id).update(
-            status=RequestStatus.FAILED,
-            finished_at=timezone.now(),
-            error=gettext(FAILED_MESSAGE),
-        )
+        mine.update(status=RequestStatus.FAILED, finished_at=timezone.now(), error=gettext(FAILED_MESSAGE))
         return None
-    StatisticsRequest.objects.filter(pk=request_id).update(
-        status=RequestStatus.READY, snapshot=snapshot, finished_at=timezone.now(), error=""
-    )
+    # Not if the sweep failed it meanwhile (ran too long): the requester was told, and may have
+    # asked again.
+    mine.update(status=RequestStatus.READY, snapshot=snapshot, finished_at=timezone.now(), error="")
     return snapshot.pk

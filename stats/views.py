@@ -12,6 +12,8 @@ dashboard; exports are always in a publication mode (stats.exports).
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -40,6 +42,7 @@ NOT_ALLOWED = gettext_lazy(
     "Las estadísticas son para la Secretaría MITP y los usuarios con la capacidad de estadísticas de su institución."
 )
 NOT_SECRETARIAT = gettext_lazy("Solo la Secretaría MITP puede pedir que se recalculen las estadísticas.")
+ONE_OPEN_REQUEST = "statistics_request_one_open_per_parameters"  # stats.models constraint
 EXPORT_LABELS = {"registro": gettext_lazy("Registro"), "modo": gettext_lazy("Modo de publicación")}
 FILTER_LABELS = {
     "registro": gettext_lazy("Registro"),
@@ -186,16 +189,19 @@ def _open_request(*, year_from: int, year_to: int, registers: list[str], request
     parameters (a unique constraint: a double click, or fifty, is one computation)."""
     parameters = {"year_from": year_from, "year_to": year_to, "registers": registers}
     open_statuses = (RequestStatus.PENDING, RequestStatus.RUNNING)
-    try:
-        with transaction.atomic():
-            stats_request = StatisticsRequest.objects.create(**parameters, requested_by=requested_by)
-            transaction.on_commit(lambda: queue_statistics_request(stats_request.pk))
-    except IntegrityError:
-        existing = StatisticsRequest.objects.filter(**parameters, status__in=open_statuses).first()
-        if existing is None:  # it finished between the insert and this read: ask again
-            return _open_request(**parameters, requested_by=requested_by)
-        return existing
-    return stats_request
+    for attempt in range(2):  # the open one may finish between the insert and the read: once more
+        try:
+            with transaction.atomic():
+                stats_request = StatisticsRequest.objects.create(**parameters, requested_by=requested_by)
+                transaction.on_commit(partial(queue_statistics_request, stats_request.pk))
+            return stats_request
+        except IntegrityError as error:
+            if ONE_OPEN_REQUEST not in str(error) or attempt:
+                raise
+            existing = StatisticsRequest.objects.filter(**parameters, status__in=open_statuses).first()
+            if existing is not None:
+                return existing
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @require_GET

@@ -643,3 +643,16 @@ def test_the_temporary_population_table_lives_only_during_a_computation(institut
     assert not _counted_people_table_exists()
     again = {t.key: t for t in compute_tables(year_from=FROM, year_to=TO, registers=[IDENT])}
     assert again["victimas_por_sexo"].totals[-1] == again["victimas_por_anio"].totals[-1] > 0
+
+
+def test_a_computation_inside_another_on_the_same_connection_is_refused(institution, officer):
+    """Review 8: a nested computation dropped the outer one's population table."""
+    from stats.populations import CaseFacts, counted_people
+    from stats.registers import CASE_REGISTERS
+
+    build_world(institution, officer)
+    with (
+        counted_people(CaseFacts(CASE_REGISTERS[IDENT], FROM, TO)),
+        pytest.raises(RuntimeError, match="inside another"),
+    ):
+        compute_tables(year_from=FROM, year_to=TO, registers=[IDENT])
