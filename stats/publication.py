@@ -60,7 +60,7 @@ class PublicationSettings:
     @classmethod
     def configured(cls) -> PublicationSettings:
         config = getattr(settings, "STATISTICS_PUBLICATION", {})
-        mode = config.get("mode", MODE_SUPPRESSION)
+        mode = config.get("mode", MODE_CTDC)
         threshold = config.get("threshold", 5)
         if mode not in MODES:
             raise ValueError(f"STATISTICS_PUBLICATION mode must be one of {MODES}, not {mode!r}")

@@ -220,12 +220,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Seconds of the first wait before a notification e-mail is tried again (protocol.tasks.
 # send_notification_mail); each further wait doubles, up to an hour.
 NOTIFICATION_MAIL_RETRY_BACKOFF = 30
-# How statistics leave the system (stats.publication): one mode for every export, "supresion"
-# (cells below the threshold suppressed, with secondary suppression) or "ctdc" (rounded down to
-# tens, only counts of at least 10). One mode only: the same table in both would be read against
-# itself.
+# How statistics leave the system (stats.publication): one mode for every export. "ctdc" (the
+# default: every count rounded down to tens, only counts of at least 10) or "supresion" (cells
+# below the threshold suppressed, with secondary suppression). Suppression protects each table,
+# but a population's tables read together can still give a suppressed count back; rounding
+# holds up (docs/statistics.md, "Disclosure control"). One mode only: the same table in both
+# would be read against itself.
 STATISTICS_PUBLICATION = {
-    "mode": env("STATISTICS_PUBLICATION_MODE", default="supresion"),
+    "mode": env("STATISTICS_PUBLICATION_MODE", default="ctdc"),
     "threshold": env.int("STATISTICS_SUPPRESSION_THRESHOLD", default=5),
 }
 

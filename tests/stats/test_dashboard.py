@@ -171,7 +171,7 @@ def test_the_latest_snapshot_for_the_filters_is_shown_with_a_chart_and_a_table_p
     by_year = next(panel for panel in panels if panel["table"]["key"] == "casos_por_anio")
     assert [row["counts"] for row in by_year["rows"]] == [[1], [2]]
     assert f'href="{reverse("stats:snapshot_xlsx", args=[snapshot.pk])}"' in page
-    assert "Supresión de celdas menores que 5" in page, "the system's one publication mode is named"
+    assert "Redondeo hacia abajo a múltiplos de 10" in page, "the system's one publication mode is named"
     # Another range of years has no snapshot (exactly these parameters).
     other = client.get(reverse(DASHBOARD), {"registro": "identificadas", "desde": "2021", "hasta": "2023"})
     assert other.context["snapshot"] is None
@@ -277,16 +277,16 @@ def test_a_recalculation_with_bad_parameters_is_refused_and_creates_nothing(clie
 def test_a_table_exports_as_csv_in_the_systems_publication_mode_and_is_audited(client, analyst, snapshot):
     client.force_login(analyst)
     url = reverse("stats:table_csv", args=[snapshot.pk, "victimas_por_nacionalidad"])
-    for query in ({"registro": "identificadas"}, {"registro": "identificadas", "modo": "supresion"}):
+    for query in ({"registro": "identificadas"}, {"registro": "identificadas", "modo": "ctdc"}):
         response = client.get(url, query)
         assert response.status_code == 200
         assert response["Content-Type"] == "text/csv; charset=utf-8"
         assert response["Content-Disposition"].startswith("attachment;")
-        assert "-identificadas-victimas_por_nacionalidad-supresion.csv" in response["Content-Disposition"]
+        assert "-identificadas-victimas_por_nacionalidad-ctdc.csv" in response["Content-Disposition"]
         lines = list(csv.reader(io.StringIO(response.content.decode())))
         assert lines[0] == ["Víctimas por nacionalidad", "Causas identificadas"]
         mode_line = next(line for line in lines if line and line[0] == "Modo de publicación")
-        assert mode_line[1].startswith(MODE_WORDS["supresion"])
+        assert mode_line[1].startswith(MODE_WORDS["ctdc"])
         assert [snapshot.data_fingerprint] == [line[1] for line in lines if line and line[0] == "Huella de los datos"]
     events = AccessEvent.objects.filter(action=AccessAction.EXPORT, actor_id=analyst.pk)
     assert events.count() == 2
@@ -297,26 +297,26 @@ def test_the_snapshot_exports_as_xlsx_and_is_audited(client, analyst, snapshot):
     client.force_login(analyst)
     response = client.get(reverse("stats:snapshot_xlsx", args=[snapshot.pk]))
     assert response.status_code == 200 and response["Content-Type"] == XLSX
-    assert response["Content-Disposition"] == f'attachment; filename="estadisticas-{snapshot.pk}-supresion.xlsx"'
+    assert response["Content-Disposition"] == f'attachment; filename="estadisticas-{snapshot.pk}-ctdc.xlsx"'
     workbook = load_workbook(io.BytesIO(response.content))
     about = {row[0]: row[1] for row in workbook["Parámetros"].iter_rows(values_only=True)}
     assert about["Huella de los datos"] == snapshot.data_fingerprint
-    assert about["Modo de publicación"].startswith(MODE_WORDS["supresion"])
+    assert about["Modo de publicación"].startswith(MODE_WORDS["ctdc"]), "CTDC rounding unless configured"
     event = AccessEvent.objects.get(action=AccessAction.EXPORT)
-    assert event.details == {"estadisticas": snapshot.pk, "modo": "supresion", "huella": snapshot.data_fingerprint}
+    assert event.details == {"estadisticas": snapshot.pk, "modo": "ctdc", "huella": snapshot.data_fingerprint}
 
 
-@override_settings(STATISTICS_PUBLICATION={"mode": "ctdc"})
-def test_a_system_configured_for_ctdc_exports_in_ctdc_only(client, analyst, snapshot):
+@override_settings(STATISTICS_PUBLICATION={"mode": "supresion", "threshold": 5})
+def test_a_system_configured_for_suppression_exports_with_suppression_only(client, analyst, snapshot):
     client.force_login(analyst)
     response = client.get(reverse("stats:snapshot_xlsx", args=[snapshot.pk]))
-    assert response["Content-Disposition"] == f'attachment; filename="estadisticas-{snapshot.pk}-ctdc.xlsx"'
+    assert response["Content-Disposition"] == f'attachment; filename="estadisticas-{snapshot.pk}-supresion.xlsx"'
     about = {
         row[0]: row[1] for row in load_workbook(io.BytesIO(response.content))["Parámetros"].iter_rows(values_only=True)
     }
-    assert about["Modo de publicación"].startswith(MODE_WORDS["ctdc"])
-    refused = client.get(reverse("stats:snapshot_xlsx", args=[snapshot.pk]), {"modo": "supresion"})
-    assert refused.status_code == 400 and "un solo modo, «ctdc»" in refused.content.decode()
+    assert about["Modo de publicación"].startswith(MODE_WORDS["supresion"])
+    refused = client.get(reverse("stats:snapshot_xlsx", args=[snapshot.pk]), {"modo": "ctdc"})
+    assert refused.status_code == 400 and "un solo modo, «supresion»" in refused.content.decode()
 
 
 def test_exports_refuse_other_modes_and_unknown_registers_field_by_field(client, analyst, snapshot):
@@ -324,7 +324,7 @@ def test_exports_refuse_other_modes_and_unknown_registers_field_by_field(client,
     csv_url = reverse("stats:table_csv", args=[snapshot.pk, "casos_por_anio"])
     xlsx_url = reverse("stats:snapshot_xlsx", args=[snapshot.pk])
     for url in (csv_url, xlsx_url):
-        response = client.get(url, {"modo": "ctdc"})
+        response = client.get(url, {"modo": "supresion"})
         page = response.content.decode()
         assert response.status_code == 400 and "Modo de publicación" in page and "un solo modo" in page
     response = client.get(csv_url)  # the snapshot has several registers: which one?

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from scipy.optimize import linprog
 
+from cases.constants import TraffickingPurpose
 from kernel.constants import AccessAction
 from kernel.models import AccessEvent
 from stats.exports import HIDDEN, audit_export, snapshot_table_csv, snapshot_xlsx
@@ -71,12 +72,16 @@ class Joint:
 
     def __init__(self):
         self.names: dict[tuple, int] = {}
+        self.bounds: dict[tuple, tuple[int, int | None]] = {}
+        self.hidden: set[tuple] = set()
         self.equations: list[tuple[dict[tuple, float], float]] = []
 
     def term(self, name: tuple, value):
         """A value as (variable name, None) if hidden, else (None, value)."""
         if value is None:
             self.names.setdefault(name, len(self.names))
+            self.bounds[name] = (1, None)
+            self.hidden.add(name)
             return name, None
         return None, value
 
@@ -138,17 +143,34 @@ class Joint:
             else:
                 assert abs(rhs) < 1e-9, "the published values contradict each other"
         found = []
+        bounds = [self.bounds[name] for name in self.names]
         for name, k in self.names.items():
+            if name not in self.hidden:
+                continue
             ends = []
             for sign in (1, -1):
                 objective = numpy.zeros(size)
                 objective[k] = sign
-                result = linprog(objective, A_eq=a_eq or None, b_eq=b_eq or None, bounds=[(1, None)] * size)
+                result = linprog(objective, A_eq=a_eq or None, b_eq=b_eq or None, bounds=bounds)
                 assert result.status in (0, 3), result.message
                 ends.append(None if result.status == 3 else round(sign * result.fun))
             if ends[0] == ends[1]:
                 found.append(name)
         return found
+
+
+class JointRounded(Joint):
+    """The same attacker against CTDC rounding: a published value v is only known to lie in
+    [v, v + 9], a hidden one in [0, 9] (zeros are hidden too)."""
+
+    def term(self, name: tuple, value):
+        self.names.setdefault(name, len(self.names))
+        if value is None:
+            self.bounds[name] = (0, 9)
+            self.hidden.add(name)
+        else:
+            self.bounds[name] = (value, value + 9)
+        return name, None
 
 
 # -- the review's attacks, closed ----------------------------------------------------------------
@@ -296,6 +318,44 @@ def test_no_hidden_value_of_a_population_can_be_pinned_from_all_its_tables_toget
             assert all(cell is None or cell == 0 or cell >= 5 for cell in [*cells, total] if cell is not None)
 
 
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(population=people)
+def test_no_hidden_value_of_a_population_can_be_pinned_from_all_its_tables_rounded_by_ctdc(population):
+    sex, nationality, years = {}, {}, {}
+    for year_index, person_sex, person_nationality in population:
+        year = YEARS[year_index]
+        sex[(person_sex, year)] = sex.get((person_sex, year), 0) + 1
+        nationality[(person_nationality, year)] = nationality.get((person_nationality, year), 0) + 1
+        years[year] = years.get(year, 0) + 1
+    tables = published([per_year(years, YEARS), by_sex(sex, YEARS), by_nationality(nationality, YEARS)], CTDC)
+    joint = JointRounded()
+    year_terms = joint.add_per_year(tables["victimas_por_anio"])
+    joint.same(joint.add_category(tables["victimas_por_sexo"]), year_terms)
+    joint.same(joint.add_category(tables["victimas_por_nacionalidad"]), year_terms)
+    assert joint.pinned() == []
+
+
+def test_the_review_8_population_pinned_under_suppression_is_not_pinned_under_ctdc():
+    """Review 8: five victims; their purpose and sex tables, read together with the published
+    totals, gave back every suppressed count. Rounded by CTDC, nothing is pinned."""
+    years = range(2022, 2024)
+    purpose_counts = {("explotacion_sexual", 2022): 1, ("trabajo_forzoso", 2022): 1, ("sin_informacion", 2022): 1}
+    purpose_counts[("trabajo_forzoso", 2023)] = 2
+    purpose = category_table(
+        key="victimas_por_fin", family=4, register=REG, title="f", row_header="F",
+        categories=TraffickingPurpose.choices, years=years, counts=purpose_counts,
+    ).as_dict()  # fmt: skip
+    sex = by_sex({("femenino", 2022): 3, ("femenino", 2023): 1, ("masculino", 2023): 1}, years)
+    tables = [per_year({2022: 3, 2023: 2}, years), purpose, sex]
+    for config, joint_class, pinned in ((SUPPRESSION, Joint, True), (CTDC, JointRounded, False)):
+        result = published(tables, config)
+        joint = joint_class()
+        year_terms = joint.add_per_year(result["victimas_por_anio"])
+        joint.same(joint.add_category(result["victimas_por_fin"]), year_terms)
+        joint.same(joint.add_category(result["victimas_por_sexo"]), year_terms)
+        assert bool(joint.pinned()) is pinned, config.mode
+
+
 # -- files and audit -----------------------------------------------------------------------------
 
 BY_NATIONALITY = by_nationality({("BO", 2022): 40, ("BO", 2023): 35, ("PE", 2022): 22, ("PE", 2023): 3,
@@ -323,7 +383,7 @@ def lines(text: str) -> list[list[str]]:
 
 
 def test_the_csv_names_parameters_fingerprint_and_mode_and_carries_no_hidden_count(snapshot):
-    rows = lines(snapshot_table_csv(snapshot, table_key="victimas_por_nacionalidad", register=REG))
+    rows = lines(snapshot_table_csv(snapshot, table_key="victimas_por_nacionalidad", register=REG, config=SUPPRESSION))
     assert rows[0] == ["Víctimas por nacionalidad", "Causas identificadas"]
     flat = {cell for row in rows for cell in row}
     assert "f" * 64 in flat and "2022-2023" in flat
@@ -332,13 +392,20 @@ def test_the_csv_names_parameters_fingerprint_and_mode_and_carries_no_hidden_cou
     assert peru[2] == HIDDEN and "3" not in peru
 
 
+def test_by_default_files_are_rounded_by_ctdc(snapshot):
+    rows = lines(snapshot_table_csv(snapshot, table_key="victimas_por_nacionalidad", register=REG))
+    assert any("Redondeo hacia abajo a múltiplos de 10" in cell for row in rows for cell in row)
+    bolivia = next(row for row in rows if row and row[0] == "Bolivia")
+    assert bolivia[1:4] == ["40", "30", "70"], "40, 35 and 75 rounded down to tens"
+
+
 def test_a_table_the_snapshot_does_not_have_is_a_key_error(snapshot):
     with pytest.raises(KeyError):
         snapshot_table_csv(snapshot, table_key="victimas_por_nacionalidad", register="formalizadas")
 
 
 def test_the_workbook_has_the_parameters_and_every_table_in_publication_mode(snapshot):
-    workbook = load_workbook(io.BytesIO(snapshot_xlsx(snapshot)))
+    workbook = load_workbook(io.BytesIO(snapshot_xlsx(snapshot, config=SUPPRESSION)))
     assert workbook.sheetnames == ["Parámetros", "01", "02"]
     about = {row[0]: row[1] for row in workbook["Parámetros"].iter_rows(values_only=True)}
     assert about["Huella de los datos"] == "f" * 64 and about["Años"] == "2022-2023"

@@ -558,7 +558,8 @@ def test_the_number_of_queries_does_not_grow_with_the_data(institution, officer)
     assert sum(sql.startswith("CREATE TEMPORARY TABLE stats_counted_person AS") for sql in statements) == 2
     # ... then one query per table of the case registers, one for all the protocol tables.
     case_tables = sum(1 for t in tables if t.register != PROT)
-    assert sum(sql.startswith("SELECT") for sql in statements) == case_tables + 1
+    tables_read = [sql for sql in statements if sql.startswith("SELECT") and "to_regclass" not in sql]
+    assert len(tables_read) == case_tables + 1
     assert next(t for t in tables if t.key == "casos_por_anio").totals == [12]
 
 
