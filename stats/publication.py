@@ -18,6 +18,13 @@ give the hidden cells back (a review found exactly that). So:
 - each table is suppressed (stats.disclosure.suppress), and whatever one hides is forced hidden
   in every linked place, again and again until nothing changes. Hiding only grows, so this ends.
 
+This makes every table protected on its own and keeps shared values hidden alike; it does not
+make the tables of a population safe *read together*: the bounds each table gives on its hidden
+values (at least 1 each, since zeros are published) can combine across tables and pin them
+(review 8, pinned in tests/stats/test_exports.py). CTDC rounding, where every published figure
+is itself uncertain, holds up, and is the default mode (docs/statistics.md, "Disclosure
+control").
+
 One mode per system (``settings.STATISTICS_PUBLICATION``): the same table published in both
 suppression and CTDC rounding would be read against itself (a rounded figure bounds a
 suppressed one). Tables per year with several measures (offenders; protocol entries and people)
