@@ -2,9 +2,10 @@
 
 ``compute_tables(year_from=, year_to=, registers=)`` returns a list of :class:`Table`. Every
 count is a ``GROUP BY`` in the database (``values().annotate(Count(...))``, conditional
-expressions, an anti-join to attribute a person to one record); Python only arranges the
-few aggregated rows into tables. Each table costs one query (protocol tables share one), so the
-number of queries does not depend on the volume of data.
+expressions); Python only arranges the few aggregated rows into tables. A case register's
+people are selected once (stats.populations: each person attributed to one record, into a
+temporary table); each table then costs one query (protocol tables share one), so the number of
+queries does not depend on the volume of data.
 
 The definitions (years, de-duplication, unknown categories, percentages, the five-year change)
 are written down in docs/statistics.md; bump :data:`DEFINITION_VERSION` whenever one changes.
