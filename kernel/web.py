@@ -30,18 +30,15 @@ def confidential(view: Callable) -> Callable:
 
 
 def htmx_full_page_when_refused(view: Callable) -> Callable:
-    """For a fragment htmx polls: when the session has ended, or the view refuses (403), answer
-    with ``HX-Redirect`` to the page itself, so htmx loads it whole (the login form, the reason
-    of the refusal) instead of swapping a login page into the fragment, or polling refusals for
-    ever. Put it outside ``login_required``."""
+    """For a fragment htmx polls: when the view refuses (403, e.g. the capability was withdrawn
+    while the page was open), answer with ``HX-Redirect`` to the page itself, so htmx loads it
+    whole and the user reads why, instead of polling refusals for ever (htmx swaps no 4xx). A
+    session that ended is institutions.middleware.HtmxAuthRedirectMiddleware's."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        polled = request.headers.get("HX-Request") == "true"
-        if polled and not request.user.is_authenticated:
-            return _htmx_redirect(request.get_full_path())
         response = view(request, *args, **kwargs)
-        if polled and response.status_code == 403:
+        if request.headers.get("HX-Request") == "true" and response.status_code == 403:
             return _htmx_redirect(request.get_full_path())
         return response
 
