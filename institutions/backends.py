@@ -9,7 +9,13 @@ class InstitutionModelBackend(ModelBackend):
 
     def user_can_authenticate(self, user) -> bool:
         # A machine client's service user acts only through OAuth2 tokens (api/): never a session.
-        return super().user_can_authenticate(user) and not getattr(user, "is_api_client", False)
+        # A deactivated institution's users are out too, as the API already has them
+        # (api.authentication): deactivating an institution ends its open sessions. Staff with no
+        # institution are not concerned.
+        if not super().user_can_authenticate(user) or getattr(user, "is_api_client", False):
+            return False
+        institution = user.institution if user.institution_id is not None else None
+        return institution is None or institution.is_active
 
     def get_user(self, user_id):
         user = User._default_manager.select_related("institution").filter(pk=user_id).first()

@@ -100,7 +100,10 @@ def build_stats_scenario() -> StatsScenario:
 
 def expected(allowed: frozenset[str]) -> dict[str, object]:
     table = {subject: (OK if subject in allowed else DENIED) for subject in SUBJECTS}
-    table["anonymous"] = LOGIN
+    # Signed out like anyone: a deactivated institution's users have no session
+    # (institutions.backends).
+    for signed_out in ("anonymous", "statistics-deactivated-institution", "secretariat-deactivated-institution"):
+        table[signed_out] = LOGIN
     return table
 
 

@@ -283,6 +283,26 @@ def test_deactivating_a_user_ends_their_open_session(officer):
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
 
+def test_deactivating_the_institution_ends_its_users_open_sessions(officer):
+    """As the API already did: a deactivated institution's users are signed out."""
+    client = Client()
+    enroll(client, officer)
+    assert client.get(reverse("home")).status_code == 200
+    officer.institution.is_active = False
+    officer.institution.save(update_fields=["is_active"])
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_a_user_of_a_deactivated_institution_cannot_sign_in(officer):
+    officer.institution.is_active = False
+    officer.institution.save(update_fields=["is_active"])
+    client = Client()
+    response = password_login(client, officer.username)
+    assert response.status_code == 200, "the login form again"
+    assert "_auth_user_id" not in client.session
+
+
 def test_changing_the_password_ends_the_other_sessions(officer):
     client = Client()
     enroll(client, officer)
