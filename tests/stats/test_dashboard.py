@@ -429,3 +429,42 @@ def test_a_polled_fragment_sends_the_browser_to_the_whole_page_when_the_session_
     refused = client.get(url, HTTP_HX_REQUEST="true")
     assert refused.status_code == 200 and refused["HX-Redirect"] == url and refused.content == b""
     assert client.get(url).status_code == 403, "the whole page says why"
+
+
+def test_a_duplicate_message_does_not_rerun_a_live_request_and_a_swept_request_stays_failed(secretariat):
+    """Review 8: a requeued message reran a request already running; a run the sweep had failed
+    came back «lista» when it ended."""
+    from stats.tasks import STALE_RUNNING, sweep_requests
+
+    stats_request = StatisticsRequest.objects.create(year_from=2022, year_to=2023, registers=["identificadas"])
+    StatisticsRequest.objects.filter(pk=stats_request.pk).update(
+        status=RequestStatus.RUNNING, started_at=timezone.now()
+    )
+    with mock.patch("stats.tasks.snapshot_compute") as computed:
+        assert run_statistics_request(stats_request.pk) is None
+    computed.assert_not_called()
+
+    def swept_while_running(**kwargs):
+        StatisticsRequest.objects.filter(pk=stats_request.pk).update(
+            started_at=timezone.now() - STALE_RUNNING - datetime.timedelta(minutes=1)
+        )
+        sweep_requests()  # fails it: the requester is told to ask again
+        return snapshot_compute(**kwargs)
+
+    StatisticsRequest.objects.filter(pk=stats_request.pk).update(status=RequestStatus.PENDING, started_at=None)
+    with mock.patch("stats.tasks.snapshot_compute", side_effect=swept_while_running):
+        run_statistics_request(stats_request.pk)
+    stats_request.refresh_from_db()
+    assert stats_request.status == RequestStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_integrity_error_is_raised_not_retried_for_ever():
+    """Review 8: any IntegrityError made _open_request call itself until RecursionError."""
+    from django.db import IntegrityError
+
+    from institutions.models import User
+    from stats.views import _open_request
+
+    with pytest.raises(IntegrityError):
+        _open_request(year_from=2022, year_to=2023, registers=["identificadas"], requested_by=User(pk=987654321))
